@@ -1,0 +1,244 @@
+//! JSON body and query extractors that answer in the error envelope: malformed input is
+//! `400 bad_request`, well-formed input with wrong or missing fields is `422 validation_failed`
+//! with the offending field named, and a body over the limit is `413`.
+use std::{future::Future, pin::Pin};
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use validator::{Validate, ValidationErrors, ValidationErrorsKind};
+
+use crate::error::{AppError, FieldErrors};
+
+/// The largest JSON body any endpoint takes.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// A validated JSON body. An empty body reads as `{}` (some endpoints take an optional body).
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for Json<T> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = is_json_content_type(req);
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let body = read_body(&mut payload).await?;
+            let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+                b"{}"
+            } else if !content_type_ok {
+                return Err(AppError::UnsupportedMediaType);
+            } else {
+                &body
+            };
+            let value: T = parse_json(body)?;
+            validate(&value)?;
+            Ok(Json(value))
+        })
+    }
+}
+
+fn is_json_content_type(req: &HttpRequest) -> bool {
+    match req.headers().get(header::CONTENT_TYPE) {
+        None => true,
+        Some(value) => value.to_str().is_ok_and(|v| {
+            let mime = v
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            mime == "application/json" || mime.ends_with("+json")
+        }),
+    }
+}
+
+async fn read_body(payload: &mut Payload) -> Result<web::BytesMut, AppError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| AppError::BadRequest("could not read the body".into()))?;
+        if body.len() + chunk.len() > BODY_LIMIT {
+            return Err(AppError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Parses JSON, naming the field that is wrong.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => data_error(&path, &inner.to_string()),
+            _ => AppError::BadRequest("the body is not valid JSON".into()),
+        }
+    })
+}
+
+/// Turns serde's message for a data error into a field and a stable reason.
+fn data_error(path: &str, message: &str) -> AppError {
+    let backticked = || message.split('`').nth(1).unwrap_or("").to_owned();
+    let join = |field: String| {
+        if path == "." || path.is_empty() {
+            field
+        } else {
+            format!("{path}.{field}")
+        }
+    };
+    let (field, reason) = if message.starts_with("missing field") {
+        (join(backticked()), "required")
+    } else if message.starts_with("unknown field") {
+        (join(backticked()), "unknown_field")
+    } else if message.starts_with("unknown variant") {
+        (path.to_owned(), "unknown_value")
+    } else if message.starts_with("invalid type") {
+        (path.to_owned(), "invalid_type")
+    } else {
+        (path.to_owned(), "invalid")
+    };
+    let field = if field.is_empty() || field == "." {
+        "body".to_owned()
+    } else {
+        field
+    };
+    AppError::field(&field, reason)
+}
+
+/// Runs the type's `validator` rules; each failing field gets its rules' codes.
+pub fn validate<T: Validate>(value: &T) -> Result<(), AppError> {
+    value
+        .validate()
+        .map_err(|errors| AppError::Validation(flatten(&errors, "")))
+}
+
+fn flatten(errors: &ValidationErrors, prefix: &str) -> FieldErrors {
+    let mut out = FieldErrors::new();
+    for (field, kind) in errors.errors() {
+        let name = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                out.entry(name)
+                    .or_default()
+                    .extend(list.iter().map(|e| e.code.to_string()));
+            }
+            ValidationErrorsKind::Struct(inner) => out.extend(flatten(inner, &name)),
+            ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    out.extend(flatten(inner, &format!("{name}[{index}]")));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A validated query string; an unparsable one is `400 bad_request`.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T> std::ops::Deref for Query<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned + Validate> FromRequest for Query<T> {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()))
+    }
+}
+
+fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<Query<T>, AppError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
+    let value: T = serde_path_to_error::deserialize(de).map_err(|err| {
+        let field = err.path().to_string();
+        let field = if field == "." { "query".into() } else { field };
+        AppError::BadRequest(format!("query parameter `{field}` is not valid"))
+    })?;
+    validate(&value)?;
+    Ok(Query(value))
+}
+
+fn form_urlencoded_parse(query: &str) -> url::form_urlencoded::Parse<'_> {
+    url::form_urlencoded::parse(query.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use validator::Validate;
+
+    #[derive(Debug, Deserialize, Validate)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        #[validate(length(min = 1, max = 5, code = "length"))]
+        name: String,
+        kind: Option<Kind>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Kind {
+        Estate,
+    }
+
+    fn details(err: AppError) -> FieldErrors {
+        match err {
+            AppError::Validation(fields) => fields,
+            other => panic!("expected validation, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_json_names_the_field_and_reason() {
+        let cases: [(&str, &str, &str); 4] = [
+            (r#"{}"#, "name", "required"),
+            (r#"{"name": 5}"#, "name", "invalid_type"),
+            (r#"{"name": "a", "kind": "moon"}"#, "kind", "unknown_value"),
+            (r#"{"name": "a", "extra": 1}"#, "extra", "unknown_field"),
+        ];
+        for (body, field, reason) in cases {
+            let err = parse_json::<Sample>(body.as_bytes()).err().unwrap();
+            assert_eq!(
+                details(err).get(field),
+                Some(&vec![reason.to_owned()]),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn syntax_errors_are_bad_requests() {
+        let err = parse_json::<Sample>(b"{not json").err().unwrap();
+        assert_eq!(err.code(), "bad_request");
+    }
+
+    #[test]
+    fn validation_rules_report_their_code() {
+        let value: Sample = parse_json(br#"{"name": "too long"}"#).unwrap();
+        let err = validate(&value).err().unwrap();
+        assert_eq!(details(err).get("name"), Some(&vec!["length".to_owned()]));
+    }
+}

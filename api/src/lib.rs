@@ -1,0 +1,15 @@
+//! Linli (邻里): the backend of a residential community's mini-program.
+pub mod auth;
+pub mod community;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod me;
+pub mod openapi;
+pub mod ops;
+pub mod startup;
+pub mod state;
+
+pub use config::Settings;
+pub use startup::Application;

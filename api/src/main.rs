@@ -1,0 +1,73 @@
+//! `linli serve | worker | migrate`: read settings, set up logging, run.
+use clap::{Parser, Subcommand};
+use linli_api::{Application, Settings, config::Environment, db};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "linli",
+    about = "Linli (邻里): a residential community's services"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (and, unless LINLI_EMBEDDED_WORKERS=false, the workers and scheduler).
+    Serve,
+    /// Run the queue workers and the scheduler only.
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+fn init_logging(env: Environment) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = match std::env::var("LINLI_LOG_FORMAT").as_deref() {
+        Ok("json") => true,
+        Ok("text") => false,
+        _ => env == Environment::Production,
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.compact().init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("linli: configuration error: {err}");
+            std::process::exit(2);
+        }
+    };
+    init_logging(settings.env);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(settings).await?;
+            tracing::info!(port = app.port(), "linli is serving");
+            app.run_until_stopped().await?;
+        }
+        Command::Worker => {
+            let state =
+                linli_api::startup::build_state(settings, std::sync::Arc::new(jobs::SystemClock))
+                    .await?;
+            tracing::info!("linli worker is running");
+            let _ = &state;
+            tokio::signal::ctrl_c().await?;
+        }
+        Command::Migrate => {
+            let db = db::connect(&settings.database_url).await?;
+            db::migrate(&db).await?;
+            tracing::info!("migrations applied");
+        }
+    }
+    Ok(())
+}

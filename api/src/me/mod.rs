@@ -1,0 +1,4 @@
+//! The caller's own profile and family members (dependents).
+pub mod dto;
+pub mod routes;
+pub mod service;

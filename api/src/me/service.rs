@@ -1,0 +1,145 @@
+//! Changing one's profile (including joining a community and a grid unit) and dependents.
+use chrono::{DateTime, Utc};
+use entity::{dependent, grid_node, user};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
+};
+
+use super::dto::{CreateDependent, ProfilePatch};
+use crate::{
+    community::{
+        service as community,
+        users::{UserView, Viewer},
+    },
+    error::AppError,
+    state::new_id,
+};
+
+/// A family can register this many dependents.
+const MAX_DEPENDENTS: u64 = 10;
+
+fn cleared(value: String) -> Option<String> {
+    let trimmed = value.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+pub async fn update_profile(
+    db: &impl ConnectionTrait,
+    me: user::Model,
+    patch: ProfilePatch,
+    now: DateTime<Utc>,
+) -> Result<UserView, AppError> {
+    let mut community_id = me.community_id.clone();
+    let mut grid_unit_id = me.grid_unit_id.clone();
+    if let Some(requested) = patch.community_id {
+        let requested = cleared(requested);
+        if let Some(id) = requested.as_deref() {
+            community::find(db, id)
+                .await
+                .map_err(|_| AppError::field("community_id", "not_found"))?;
+        }
+        if requested != community_id {
+            // A unit belongs to one community: moving out leaves it.
+            grid_unit_id = None;
+        }
+        community_id = requested;
+    }
+    if let Some(requested) = patch.grid_unit_id {
+        grid_unit_id = match cleared(requested) {
+            None => None,
+            Some(unit) => {
+                let node = grid_node::Entity::find_by_id(unit.clone()).one(db).await?;
+                let fits = node.is_some_and(|n| {
+                    n.kind == "unit" && Some(n.community_id.as_str()) == community_id.as_deref()
+                });
+                if !fits {
+                    return Err(AppError::field(
+                        "grid_unit_id",
+                        "not_a_unit_of_your_community",
+                    ));
+                }
+                Some(unit)
+            }
+        };
+    }
+    let mut active: user::ActiveModel = me.into();
+    if let Some(nickname) = patch.nickname {
+        let nickname = cleared(nickname).ok_or_else(|| AppError::field("nickname", "length"))?;
+        active.nickname = Set(nickname);
+    }
+    if let Some(birth_date) = patch.birth_date {
+        active.birth_date = Set(Some(birth_date));
+    }
+    if let Some(phone) = patch.phone {
+        active.phone = Set(cleared(phone));
+    }
+    if let Some(address) = patch.address_detail {
+        active.address_detail = Set(cleared(address));
+    }
+    if let Some(notes) = patch.dietary_notes {
+        active.dietary_notes = Set(cleared(notes));
+    }
+    active.community_id = Set(community_id);
+    active.grid_unit_id = Set(grid_unit_id);
+    active.updated_at = Set(now);
+    let updated = active.update(db).await?;
+    Ok(UserView::load(db, updated, now, Viewer::SelfOrStaff).await?)
+}
+
+pub async fn dependents(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+) -> Result<Vec<dependent::Model>, AppError> {
+    Ok(dependent::Entity::find()
+        .filter(dependent::Column::UserId.eq(user_id))
+        .order_by_asc(dependent::Column::Id)
+        .all(db)
+        .await?)
+}
+
+pub async fn add_dependent(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    input: CreateDependent,
+    now: DateTime<Utc>,
+) -> Result<dependent::Model, AppError> {
+    let count = dependent::Entity::find()
+        .filter(dependent::Column::UserId.eq(user_id))
+        .count(db)
+        .await?;
+    if count >= MAX_DEPENDENTS {
+        return Err(AppError::conflict(
+            "too_many_dependents",
+            "a family can register at most 10 dependents",
+        ));
+    }
+    let name = cleared(input.name).ok_or_else(|| AppError::field("name", "length"))?;
+    Ok(dependent::ActiveModel {
+        id: Set(new_id()),
+        user_id: Set(user_id.to_owned()),
+        name: Set(name),
+        birth_date: Set(input.birth_date),
+        relation: Set(input.relation.as_str().to_owned()),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?)
+}
+
+pub async fn remove_dependent(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    dependent_id: &str,
+) -> Result<(), AppError> {
+    let deleted = dependent::Entity::delete_many()
+        .filter(dependent::Column::Id.eq(dependent_id))
+        .filter(dependent::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?
+        .rows_affected;
+    if deleted == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(())
+}

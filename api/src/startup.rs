@@ -1,0 +1,163 @@
+//! Building and running the service: `Application::build` connects, migrates, binds and knows
+//! its port; `run_until_stopped` serves until a signal.
+use std::{net::TcpListener, path::Path, sync::Arc};
+
+use actix_web::{
+    App, HttpServer,
+    dev::Server,
+    middleware::from_fn,
+    web::{self, Data},
+};
+use anyhow::Context;
+use jobs::{RedisStore, SharedClock, SystemClock, wechat::WeChatClient};
+use rand::RngCore;
+use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::{AppExt, scope};
+use utoipa_scalar::{Scalar, Servable};
+
+use crate::{
+    auth::{self, token::JwtKeys},
+    community,
+    config::{Environment, Settings},
+    db,
+    error::AppError,
+    http::{idempotency, request_id},
+    me, openapi, ops,
+    state::AppState,
+};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+        let state = build_state(settings, clock).await?;
+        let listener = TcpListener::bind(state.settings.bind)
+            .with_context(|| format!("LINLI_BIND: cannot listen on {}", state.settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let server = serve(listener, state.clone())?;
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+pub async fn build_state(settings: Settings, clock: SharedClock) -> anyhow::Result<AppState> {
+    let db = db::connect(&settings.database_url)
+        .await
+        .context("DATABASE_URL: cannot connect to the database")?;
+    db::migrate(&db).await.context("applying migrations")?;
+    let redis = RedisStore::new(&settings.redis_url, &settings.redis_prefix)
+        .context("REDIS_URL: cannot use this Redis URL")?;
+    let jwt_secret = jwt_secret(&settings)?;
+    let wechat = WeChatClient::new(settings.wechat());
+    Ok(AppState {
+        db,
+        redis,
+        jwt: JwtKeys::new(jwt_secret.as_bytes()),
+        settings: Arc::new(settings),
+        clock,
+        wechat,
+    })
+}
+
+/// The configured secret, or in development one generated once and kept under `data/`.
+fn jwt_secret(settings: &Settings) -> anyhow::Result<String> {
+    if let Some(secret) = &settings.jwt_secret {
+        return Ok(secret.expose().to_owned());
+    }
+    anyhow::ensure!(
+        settings.env == Environment::Development,
+        "LINLI_JWT_SECRET: required in production"
+    );
+    let path = settings.data_dir.join("jwt_secret");
+    if let Ok(existing) = std::fs::read_to_string(&path)
+        && existing.trim().len() >= 32
+    {
+        return Ok(existing.trim().to_owned());
+    }
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = hex::encode(bytes);
+    write_private(&path, &secret).with_context(|| {
+        format!(
+            "LINLI_JWT_SECRET: cannot keep a generated secret at {}",
+            path.display()
+        )
+    })?;
+    Ok(secret)
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, contents)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let data = Data::new(state);
+    let server = HttpServer::new(move || {
+        let (app, api) = App::new()
+            .into_utoipa_app()
+            .openapi(openapi::base())
+            .app_data(data.clone())
+            .service(
+                scope("/api/v1")
+                    .wrap(from_fn(idempotency::middleware))
+                    .configure(auth::routes::routes)
+                    .configure(me::routes::routes)
+                    .configure(community::routes::routes),
+            )
+            .configure(ops::routes)
+            .split_for_parts();
+        let api = openapi::finish(api);
+        let json = web::Data::new(api.clone());
+        app.app_data(json)
+            .route("/openapi.json", web::get().to(openapi_json))
+            .service(Scalar::with_url("/docs", api))
+            .default_service(web::to(not_found))
+            .wrap(from_fn(ops::track))
+            .wrap(from_fn(request_id::middleware))
+            .wrap(TracingLogger::<request_id::LinliRootSpan>::new())
+    })
+    .listen(listener)?
+    .shutdown_timeout(10)
+    .run();
+    Ok(server)
+}
+
+async fn openapi_json(doc: web::Data<utoipa::openapi::OpenApi>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok().json(doc.get_ref())
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}

@@ -1,0 +1,28 @@
+//! What every handler can reach: the database, Redis, settings, the clock, token keys, WeChat.
+use std::sync::Arc;
+
+use jobs::{RedisStore, SharedClock, wechat::WeChatClient};
+use sea_orm::DatabaseConnection;
+
+use crate::{auth::token::JwtKeys, config::Settings};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub redis: RedisStore,
+    pub settings: Arc<Settings>,
+    pub clock: SharedClock,
+    pub jwt: JwtKeys,
+    pub wechat: WeChatClient,
+}
+
+impl AppState {
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+}
+
+/// A new id: a UUIDv7, so ids sort by creation time (cursor pagination relies on it).
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
