@@ -64,6 +64,7 @@ impl Application {
 }
 
 pub async fn build_state(settings: Settings, clock: SharedClock) -> anyhow::Result<AppState> {
+    ops::prometheus();
     let db = db::connect(&settings.database_url)
         .await
         .context("DATABASE_URL: cannot connect to the database")?;

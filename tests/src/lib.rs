@@ -1,1 +1,404 @@
+//! The test harness: the real server on a random port, a fresh database per test (a new SQLite
+//! file, or a new PostgreSQL database when `TEST_DATABASE_URL` names a server), its own Redis
+//! key prefix, a clock the test can set, and wiremock standing in for WeChat.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::{collections::HashMap, path::PathBuf, sync::Arc};
+
+use chrono::Utc;
+use jobs::ManualClock;
+use linli_api::{Application, Settings, state::AppState};
+use serde_json::{Value, json};
+use wiremock::MockServer;
+
+pub const ADMIN_OPENID: &str = "admin-openid";
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+/// A database made for one test and dropped after it.
+enum TestDb {
+    Sqlite(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    async fn create() -> (Self, String) {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if url.starts_with("postgres") => {
+                let name = format!("linli_test_{id}");
+                let admin = sea_orm::Database::connect(&url)
+                    .await
+                    .expect("TEST_DATABASE_URL");
+                use sea_orm::ConnectionTrait;
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                let _ = admin.close().await;
+                let mut db_url = url::Url::parse(&url).expect("TEST_DATABASE_URL is a URL");
+                db_url.set_path(&format!("/{name}"));
+                (
+                    TestDb::Postgres {
+                        admin_url: url,
+                        name,
+                    },
+                    db_url.to_string(),
+                )
+            }
+            _ => {
+                let dir = std::env::temp_dir().join("linli-tests");
+                std::fs::create_dir_all(&dir).unwrap();
+                let path = dir.join(format!("{id}.db"));
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                (TestDb::Sqlite(path), url)
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub http: reqwest::Client,
+    pub wechat: MockServer,
+    pub clock: ManualClock,
+    pub state: AppState,
+    pub redis_prefix: String,
+    db: Option<TestDb>,
+    data_dir: PathBuf,
+}
+
+/// What an endpoint answered.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    /// Asserts an error answer: its status, its code, and the envelope every error has.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "status of {:?}", self.body);
+        assert_eq!(self.code(), code, "code of {:?}", self.body);
+        let request_id = self.body["error"]["request_id"].as_str().unwrap_or("");
+        assert!(
+            !request_id.is_empty(),
+            "an error names its request: {:?}",
+            self.body
+        );
+        assert_eq!(
+            self.headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok()),
+            Some(request_id),
+            "the envelope's request id is the header's"
+        );
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "status of {:?}", self.body);
+        &self.body
+    }
+}
+
+/// A logged-in user as the tests hold them.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns the app with extra or changed environment variables.
+pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+    let wechat = MockServer::start().await;
+    let (db, database_url) = TestDb::create().await;
+    let redis_prefix = format!("linli_test_{}", uuid::Uuid::new_v4().simple());
+    let data_dir = std::env::temp_dir()
+        .join("linli-tests")
+        .join(format!("data-{}", uuid::Uuid::new_v4().simple()));
+    let mut vars: HashMap<String, String> = [
+        ("LINLI_BIND", "127.0.0.1:0".to_owned()),
+        ("DATABASE_URL", database_url),
+        (
+            "REDIS_URL",
+            std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        ),
+        ("LINLI_REDIS_PREFIX", redis_prefix.clone()),
+        ("LINLI_JWT_SECRET", JWT_SECRET.to_owned()),
+        ("LINLI_BOOTSTRAP_ADMINS", ADMIN_OPENID.to_owned()),
+        ("LINLI_LOGIN_RATE_PER_MINUTE", "0".to_owned()),
+        ("LINLI_WECHAT_BASE_URL", wechat.uri()),
+        ("LINLI_WECHAT_APPID", "wx-test-app".to_owned()),
+        ("LINLI_WECHAT_SECRET", "wx-test-secret".to_owned()),
+        ("LINLI_DATA_DIR", data_dir.display().to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    customise(&mut vars);
+    let settings = Settings::from_vars(&vars).expect("test settings");
+    let clock = ManualClock::new(Utc::now());
+    let app = Application::build_with_clock(settings, Arc::new(clock.clone()))
+        .await
+        .expect("the app builds");
+    let port = app.port();
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        wechat,
+        clock,
+        state,
+        redis_prefix,
+        db: Some(db),
+        data_dir,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let db = self.db.take();
+        let prefix = self.redis_prefix.clone();
+        let redis_url =
+            std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        // Clean-up needs async I/O, and Drop is sync: do it on a thread of its own.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(client) = redis::Client::open(redis_url.as_str())
+                    && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                {
+                    let keys: Vec<String> = redis::cmd("KEYS")
+                        .arg(format!("{prefix}:*"))
+                        .query_async(&mut conn)
+                        .await
+                        .unwrap_or_default();
+                    if !keys.is_empty() {
+                        let _: redis::RedisResult<()> =
+                            redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+                    }
+                }
+                match db {
+                    Some(TestDb::Postgres { admin_url, name }) => {
+                        use sea_orm::ConnectionTrait;
+                        if let Ok(admin) = sea_orm::Database::connect(&admin_url).await {
+                            let _ = admin
+                                .execute_unprepared(&format!(
+                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                                ))
+                                .await;
+                        }
+                    }
+                    Some(TestDb::Sqlite(path)) => {
+                        for suffix in ["", "-wal", "-shm"] {
+                            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                        }
+                    }
+                    None => {}
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with('/') && !path.starts_with("/api/") && is_root_path(path) {
+            format!("{}{path}", self.address)
+        } else {
+            format!("{}/api/v1{path}", self.address)
+        }
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn authed(
+        &self,
+        request: reqwest::RequestBuilder,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        self.send(self.authed(self.http.get(self.url(path)), token))
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.send(self.authed(self.http.post(self.url(path)).json(&body), token))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.send(self.authed(self.http.put(self.url(path)).json(&body), token))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.send(self.authed(self.http.patch(self.url(path)).json(&body), token))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Answer {
+        self.send(self.authed(self.http.delete(self.url(path)), token))
+            .await
+    }
+
+    /// Sends a raw body with a content type, for malformed-input tests.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Answer {
+        let request = self
+            .http
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body);
+        self.send(self.authed(request, token)).await
+    }
+
+    pub async fn dev_login(&self, openid: &str) -> Session {
+        let answer = self
+            .post("/auth/dev/login", None, json!({"openid": openid}))
+            .await;
+        let body = answer.assert_status(200);
+        session_of(body)
+    }
+
+    pub async fn login_as_admin(&self) -> Session {
+        self.dev_login(ADMIN_OPENID).await
+    }
+
+    pub async fn create_community(&self, admin: &Session, name: &str) -> String {
+        let answer = self
+            .post(
+                "/communities",
+                Some(&admin.access_token),
+                json!({"name": name}),
+            )
+            .await;
+        answer.assert_status(201)["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn join(&self, who: &Session, community_id: &str) {
+        self.patch(
+            "/me",
+            Some(&who.access_token),
+            json!({"community_id": community_id}),
+        )
+        .await
+        .assert_status(200);
+    }
+
+    pub async fn grant(
+        &self,
+        by: &Session,
+        community_id: &str,
+        user: &Session,
+        role: &str,
+        body: Value,
+    ) -> Answer {
+        self.put(
+            &format!(
+                "/communities/{community_id}/members/{}/roles/{role}",
+                user.user_id
+            ),
+            Some(&by.access_token),
+            body,
+        )
+        .await
+    }
+
+    /// A community with one staff member in it.
+    pub async fn community_with_staff(&self, name: &str) -> (String, Session) {
+        let admin = self.login_as_admin().await;
+        let community = self.create_community(&admin, name).await;
+        let staff = self.dev_login(&format!("staff-of-{name}")).await;
+        self.join(&staff, &community).await;
+        self.grant(&admin, &community, &staff, "staff", json!({}))
+            .await
+            .assert_status(204);
+        (community, staff)
+    }
+
+    /// A new resident who has joined the community.
+    pub async fn resident_of(&self, community_id: &str, openid: &str) -> Session {
+        let resident = self.dev_login(openid).await;
+        self.join(&resident, community_id).await;
+        resident
+    }
+
+    pub async fn add_grid_node(
+        &self,
+        staff: &Session,
+        community_id: &str,
+        kind: &str,
+        name: &str,
+        parent: Option<&str>,
+    ) -> String {
+        let answer = self
+            .post(
+                &format!("/communities/{community_id}/grid"),
+                Some(&staff.access_token),
+                json!({"kind": kind, "name": name, "parent_id": parent}),
+            )
+            .await;
+        answer.assert_status(201)["id"].as_str().unwrap().to_owned()
+    }
+}
+
+fn is_root_path(path: &str) -> bool {
+    ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"]
+        .iter()
+        .any(|root| path == *root || path.starts_with(&format!("{root}?")))
+}
+
+pub fn session_of(body: &Value) -> Session {
+    Session {
+        user_id: body["user"]["id"].as_str().unwrap().to_owned(),
+        access_token: body["access_token"].as_str().unwrap().to_owned(),
+        refresh_token: body["refresh_token"].as_str().unwrap().to_owned(),
+    }
+}

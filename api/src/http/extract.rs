@@ -100,7 +100,14 @@ fn data_error(path: &str, message: &str) -> AppError {
     let (field, reason) = if message.starts_with("missing field") {
         (join(backticked()), "required")
     } else if message.starts_with("unknown field") {
-        (join(backticked()), "unknown_field")
+        // The path already ends at the unknown key.
+        let name = backticked();
+        let field = if path.ends_with(&name) {
+            path.to_owned()
+        } else {
+            join(name)
+        };
+        (field, "unknown_field")
     } else if message.starts_with("unknown variant") {
         (path.to_owned(), "unknown_value")
     } else if message.starts_with("invalid type") {

@@ -1,0 +1,7 @@
+//! Black-box tests of the HTTP API, one module per area; one binary so it links once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod community;
+mod machinery;
+mod me;
