@@ -1,6 +1,6 @@
 //! Typed settings read once from the environment (`LINLI_…`, `DATABASE_URL`, `REDIS_URL`),
 //! with development defaults that need nothing. A bad value names its variable.
-use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf};
+use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use jobs::wechat::WeChatConfig;
 use url::Url;
@@ -49,6 +49,7 @@ pub struct Settings {
     /// Raw JSON (or a path to it); parsed by the notifications code.
     pub wechat_templates: Option<String>,
     pub data_dir: PathBuf,
+    pub jobs: jobs::runtime::JobsConfig,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_days: i64,
 }
@@ -176,7 +177,30 @@ impl Settings {
         }
         let wechat_templates = get("LINLI_WECHAT_TEMPLATES").map(str::to_owned);
 
+        jobs::notify::Templates::parse(wechat_templates.as_deref())
+            .map_err(|reason| invalid("LINLI_WECHAT_TEMPLATES", reason))?;
+
         let data_dir = PathBuf::from(get("LINLI_DATA_DIR").unwrap_or("data"));
+
+        let number = |variable: &'static str, default: u64| -> Result<u64, ConfigError> {
+            get(variable).map_or(Ok(default), |v| {
+                v.parse::<u64>()
+                    .map_err(|_| invalid(variable, "expected a whole number"))
+            })
+        };
+        let defaults = jobs::runtime::JobsConfig::default();
+        let jobs = jobs::runtime::JobsConfig {
+            max_attempts: i32::try_from(number("LINLI_JOB_MAX_ATTEMPTS", 8)?.clamp(1, 100))
+                .unwrap_or(8),
+            reclaim_idle: Duration::from_millis(
+                number("LINLI_JOB_RECLAIM_IDLE_MS", 30_000)?.max(100),
+            ),
+            sweep_after: chrono::Duration::seconds(
+                i64::try_from(number("LINLI_OUTBOX_SWEEP_SECS", 120)?.max(1)).unwrap_or(120),
+            ),
+            poll_interval: Duration::from_millis(number("LINLI_JOB_POLL_MS", 100)?.max(10)),
+            ..defaults
+        };
 
         Ok(Self {
             env,
@@ -194,6 +218,7 @@ impl Settings {
             wechat_secret,
             wechat_templates,
             data_dir,
+            jobs,
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_days: 30,
         })
@@ -245,6 +270,8 @@ mod tests {
             ("LINLI_DEV_LOGIN", "maybe"),
             ("LINLI_LOGIN_RATE_PER_MINUTE", "-1"),
             ("LINLI_ENV", "staging"),
+            ("LINLI_WECHAT_TEMPLATES", "{not json"),
+            ("LINLI_JOB_MAX_ATTEMPTS", "many"),
         ];
         for (variable, value) in cases {
             let err = Settings::from_vars(&vars(&[(variable, value)]))

@@ -6,6 +6,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod me;
+pub mod messaging;
 pub mod openapi;
 pub mod ops;
 pub mod startup;

@@ -38,6 +38,20 @@ fn init_logging(env: Environment) {
     }
 }
 
+/// SIGTERM (how supervisors stop us) or Ctrl-C.
+async fn wait_for_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = term.recv() => Ok(()),
+            result = tokio::signal::ctrl_c() => result,
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -56,12 +70,13 @@ async fn main() -> anyhow::Result<()> {
             app.run_until_stopped().await?;
         }
         Command::Worker => {
-            let state =
-                linli_api::startup::build_state(settings, std::sync::Arc::new(jobs::SystemClock))
-                    .await?;
+            let clock = std::sync::Arc::new(jobs::SystemClock);
+            let state = linli_api::startup::build_state(settings, clock).await?;
+            let runtime = linli_api::startup::start_jobs(&state);
             tracing::info!("linli worker is running");
-            let _ = &state;
-            tokio::signal::ctrl_c().await?;
+            wait_for_signal().await?;
+            tracing::info!("stopping: finishing the jobs in hand");
+            runtime.stop().await;
         }
         Command::Migrate => {
             let db = db::connect(&settings.database_url).await?;

@@ -9,7 +9,13 @@ use actix_web::{
     web::{self, Data},
 };
 use anyhow::Context;
-use jobs::{RedisStore, SharedClock, SystemClock, wechat::WeChatClient};
+use jobs::{
+    RedisStore, SharedClock, SystemClock,
+    notify::Templates,
+    runtime::{JobContext, Runtime},
+    scheduler::Periodic,
+    wechat::WeChatClient,
+};
 use rand::RngCore;
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::{AppExt, scope};
@@ -22,7 +28,7 @@ use crate::{
     db,
     error::AppError,
     http::{idempotency, request_id},
-    me, openapi, ops,
+    me, messaging, openapi, ops,
     state::AppState,
 };
 
@@ -30,6 +36,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    runtime: Option<Runtime>,
 }
 
 impl Application {
@@ -43,10 +50,12 @@ impl Application {
             .with_context(|| format!("LINLI_BIND: cannot listen on {}", state.settings.bind))?;
         let port = listener.local_addr()?.port();
         let server = serve(listener, state.clone())?;
+        let runtime = state.settings.embedded_workers.then(|| start_jobs(&state));
         Ok(Self {
             port,
             server,
             state,
+            runtime,
         })
     }
 
@@ -58,9 +67,45 @@ impl Application {
         &self.state
     }
 
+    /// Serves until SIGTERM or SIGINT (actix stops gracefully), then lets the workers finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(runtime) = self.runtime {
+            runtime.stop().await;
+        }
+        served
     }
+}
+
+/// Starts the relay, the workers and the scheduler with Linli's housekeeping.
+pub fn start_jobs(state: &AppState) -> Runtime {
+    Runtime::start(state.jobs.clone(), housekeeping(state.db.clone()))
+}
+
+fn housekeeping(db: sea_orm::DatabaseConnection) -> Vec<Periodic> {
+    vec![
+        Periodic {
+            name: "purge_idempotency_keys",
+            every: chrono::Duration::minutes(10),
+            run: Box::new(move |_ctx, now| {
+                let db = db.clone();
+                Box::pin(async move {
+                    if let Err(err) = idempotency::purge_expired(&db, now).await {
+                        tracing::warn!(error = %err, "could not purge idempotency keys");
+                    }
+                })
+            }),
+        },
+        Periodic {
+            name: "queue_gauges",
+            every: chrono::Duration::seconds(15),
+            run: Box::new(|ctx, _now| {
+                Box::pin(async move {
+                    let _ = crate::messaging::admin::stats(&ctx).await;
+                })
+            }),
+        },
+    ]
 }
 
 pub async fn build_state(settings: Settings, clock: SharedClock) -> anyhow::Result<AppState> {
@@ -73,6 +118,16 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> anyhow::Resu
         .context("REDIS_URL: cannot use this Redis URL")?;
     let jwt_secret = jwt_secret(&settings)?;
     let wechat = WeChatClient::new(settings.wechat());
+    let templates = Templates::parse(settings.wechat_templates.as_deref())
+        .map_err(|reason| anyhow::anyhow!("LINLI_WECHAT_TEMPLATES: {reason}"))?;
+    let jobs = JobContext {
+        db: db.clone(),
+        redis: redis.clone(),
+        clock: clock.clone(),
+        wechat: wechat.clone(),
+        templates: Arc::new(templates),
+        config: Arc::new(settings.jobs.clone()),
+    };
     Ok(AppState {
         db,
         redis,
@@ -80,6 +135,7 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> anyhow::Resu
         settings: Arc::new(settings),
         clock,
         wechat,
+        jobs,
     })
 }
 
@@ -135,7 +191,8 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .wrap(from_fn(idempotency::middleware))
                     .configure(auth::routes::routes)
                     .configure(me::routes::routes)
-                    .configure(community::routes::routes),
+                    .configure(community::routes::routes)
+                    .configure(messaging::routes::routes),
             )
             .configure(ops::routes)
             .split_for_parts();

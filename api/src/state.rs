@@ -1,7 +1,7 @@
 //! What every handler can reach: the database, Redis, settings, the clock, token keys, WeChat.
 use std::sync::Arc;
 
-use jobs::{RedisStore, SharedClock, wechat::WeChatClient};
+use jobs::{RedisStore, SharedClock, runtime::JobContext, wechat::WeChatClient};
 use sea_orm::DatabaseConnection;
 
 use crate::{auth::token::JwtKeys, config::Settings};
@@ -14,6 +14,8 @@ pub struct AppState {
     pub clock: SharedClock,
     pub jwt: JwtKeys,
     pub wechat: WeChatClient,
+    /// What the job runtime needs; also used to inspect the queues.
+    pub jobs: JobContext,
 }
 
 impl AppState {

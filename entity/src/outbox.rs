@@ -14,6 +14,10 @@ pub struct Model {
     pub published_at: Option<DateTimeUtc>,
     /// When its handler finished; the row is done only then.
     pub done_at: Option<DateTimeUtc>,
+    /// A retry waits until then; null means at once.
+    pub available_at: Option<DateTimeUtc>,
+    /// Set when the job gave up and went to the dead-letter stream.
+    pub dead_at: Option<DateTimeUtc>,
     pub attempts: i32,
     pub last_error: Option<String>,
 }

@@ -34,7 +34,13 @@ impl RedisStore {
 
     /// A dedicated connection, for blocking reads that must not hold up the shared one.
     pub async fn dedicated(&self) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
-        self.client.get_multiplexed_async_connection().await
+        // Longer than any BLOCK we issue, so a blocking read is not cut off as a time-out.
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(10)));
+        self.client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
     }
 
     pub fn prefix(&self) -> &str {

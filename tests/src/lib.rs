@@ -6,13 +6,20 @@
 use std::{collections::HashMap, path::PathBuf, sync::Arc};
 
 use chrono::Utc;
-use jobs::ManualClock;
+use jobs::{Clock, ManualClock};
 use linli_api::{Application, Settings, state::AppState};
 use serde_json::{Value, json};
 use wiremock::MockServer;
 
 pub const ADMIN_OPENID: &str = "admin-openid";
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub const NOTICE_TEMPLATE: &str = "TPL-NOTICE";
+pub const ROLE_TEMPLATE: &str = "TPL-ROLE";
+/// Subscribe templates of the tests: `test_notice` and `role_granted`.
+pub const TEMPLATES: &str = r#"{
+    "test_notice": {"template_id": "TPL-NOTICE", "page": "pages/index", "fields": {"thing1": "title", "thing2": "body", "time3": "at"}},
+    "role_granted": {"template_id": "TPL-ROLE", "fields": {"thing1": "title", "thing2": "body"}}
+}"#;
 
 /// A database made for one test and dropped after it.
 enum TestDb {
@@ -143,6 +150,10 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
         ("LINLI_WECHAT_APPID", "wx-test-app".to_owned()),
         ("LINLI_WECHAT_SECRET", "wx-test-secret".to_owned()),
         ("LINLI_DATA_DIR", data_dir.display().to_string()),
+        ("LINLI_WECHAT_TEMPLATES", TEMPLATES.to_owned()),
+        ("LINLI_JOB_POLL_MS", "20".to_owned()),
+        ("LINLI_JOB_RECLAIM_IDLE_MS", "600".to_owned()),
+        ("LINLI_OUTBOX_SWEEP_SECS", "60".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -401,4 +412,194 @@ pub fn session_of(body: &Value) -> Session {
         access_token: body["access_token"].as_str().unwrap().to_owned(),
         refresh_token: body["refresh_token"].as_str().unwrap().to_owned(),
     }
+}
+
+impl TestApp {
+    /// Polls `check` until it holds, failing the test after `secs` seconds.
+    pub async fn eventually<F, Fut>(&self, secs: u64, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("timed out waiting for: {what}");
+    }
+
+    /// Waits until every outbox event is done; fails if one went dead.
+    pub async fn drain(&self) {
+        use entity_access::*;
+        self.eventually(20, "the queues to drain", || async {
+            let open = outbox::Entity::find()
+                .filter(outbox::Column::DoneAt.is_null())
+                .count(&self.state.db)
+                .await
+                .unwrap();
+            open == 0
+        })
+        .await;
+    }
+
+    pub async fn dead_jobs(&self) -> u64 {
+        use entity_access::*;
+        outbox::Entity::find()
+            .filter(outbox::Column::DeadAt.is_not_null())
+            .count(&self.state.db)
+            .await
+            .unwrap()
+    }
+
+    /// Commits a notification event for these users, as a service function would.
+    pub async fn emit_notice(&self, recipients: &[&str], title: &str) -> i64 {
+        let event = jobs::notify::Notify {
+            recipients: recipients.iter().map(|r| r.to_string()).collect(),
+            kind: "test_notice".into(),
+            title: title.into(),
+            body: "正文".into(),
+            ref_type: Some("test".into()),
+            ref_id: Some("t-1".into()),
+            data: Default::default(),
+        };
+        jobs::outbox::emit(&self.state.db, &event, self.clock.now())
+            .await
+            .unwrap()
+    }
+
+    pub async fn notifications(&self, who: &Session) -> Vec<Value> {
+        let answer = self
+            .get("/notifications?limit=100", Some(&who.access_token))
+            .await;
+        answer.assert_status(200)["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Grants one subscribe message of a template, as the mini-program reports it.
+    pub async fn accept_template(&self, who: &Session, template: &str, times: usize) {
+        for _ in 0..times {
+            self.post(
+                "/me/subscriptions",
+                Some(&who.access_token),
+                json!({"results": {template: "accept"}}),
+            )
+            .await
+            .assert_status(200);
+        }
+    }
+
+    /// The subscribe messages the fake WeChat received.
+    pub async fn wechat_sends(&self) -> Vec<Value> {
+        self.wechat
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.url.path() == "/cgi-bin/message/subscribe/send")
+            .map(|r| serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+            .collect()
+    }
+}
+
+/// A fake WeChat that hands out a token and accepts every subscribe message.
+pub async fn wechat_accepts_everything(server: &MockServer) {
+    use wiremock::{
+        Mock, ResponseTemplate,
+        matchers::{method, path},
+    };
+    Mock::given(method("POST"))
+        .and(path("/cgi-bin/stable_token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "TOKEN-1", "expires_in": 7200})),
+        )
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/cgi-bin/message/subscribe/send"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"errcode": 0, "errmsg": "ok"})),
+        )
+        .with_priority(10)
+        .mount(server)
+        .await;
+}
+
+/// A Redis server of a test's own, to stop and start without disturbing other tests.
+pub struct OwnRedis {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = Self { port, child: None };
+        redis.resume().await;
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops it; it keeps nothing, like our production Redis.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub async fn resume(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if let Ok(client) = redis::Client::open(self.url())
+                && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start");
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// What the harness reads of the database directly.
+mod entity_access {
+    pub use entity::outbox;
+    pub use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 }

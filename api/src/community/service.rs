@@ -3,9 +3,10 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use entity::{care_flag, community, grid_node, role_grant, user};
+use jobs::{notify::Notify, outbox};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Set, sea_query::OnConflict,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, sea_query::OnConflict,
 };
 
 use super::{
@@ -15,6 +16,7 @@ use super::{
 };
 use crate::{
     auth::{CurrentUser, Role},
+    db::write_txn,
     error::AppError,
     http::{Cursor, Page},
     state::new_id,
@@ -202,7 +204,7 @@ fn authorise_grant(actor: &CurrentUser, community_id: &str, role: Role) -> Resul
 }
 
 pub async fn grant_role(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     actor: &CurrentUser,
     community_id: &str,
     user_id: &str,
@@ -210,7 +212,7 @@ pub async fn grant_role(
     grid_node_id: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    find(db, community_id).await?;
+    let community = find(db, community_id).await?;
     authorise_grant(actor, community_id, role)?;
     member_of(db, community_id, user_id).await?;
     let grid_node_id = match (role, grid_node_id) {
@@ -232,8 +234,9 @@ pub async fn grant_role(
         granted_by: Set(Some(actor.id().to_owned())),
         created_at: Set(now),
     };
-    // Granting what is already granted changes nothing (PUT is idempotent).
-    role_grant::Entity::insert(grant)
+    let txn = write_txn(db).await?;
+    // Granting what is already granted changes nothing (PUT is idempotent) and tells no one.
+    let inserted = role_grant::Entity::insert(grant)
         .on_conflict(
             OnConflict::columns([
                 role_grant::Column::UserId,
@@ -244,9 +247,33 @@ pub async fn grant_role(
             .do_nothing()
             .to_owned(),
         )
-        .exec_without_returning(db)
+        .exec_without_returning(&txn)
         .await?;
+    if inserted == 1 {
+        let notice = Notify {
+            recipients: vec![user_id.to_owned()],
+            kind: "role_granted".to_owned(),
+            title: format!("你在{}有了新角色", community.name),
+            body: format!("你现在是{}。", role_name(role)),
+            ref_type: Some("community".to_owned()),
+            ref_id: Some(community_id.to_owned()),
+            data: Default::default(),
+        };
+        outbox::emit(&txn, &notice, now).await?;
+    }
+    txn.commit().await?;
     Ok(())
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Staff => "社区工作人员",
+        Role::GridLeader => "网格长",
+        Role::Partner => "共建单位",
+        Role::Volunteer => "志愿者",
+        Role::Resident => "居民",
+        Role::Admin => "管理员",
+    }
 }
 
 pub async fn revoke_role(

@@ -1,8 +1,15 @@
 //! Our thin client of WeChat's server API (see shared/WECHAT.md): one place that classifies
 //! every failure, so callers decide on retries by class, never by errcode.
+pub mod keywords;
 mod login;
+mod security;
+mod subscribe;
+mod token;
 
+pub use keywords::{KeywordType, UnknownKeywordType, format_value};
 pub use login::CodeSession;
+pub use security::ContentVerdict;
+pub use subscribe::{MINIPROGRAM_FORMAL, SubscribeMessage};
 
 use std::time::Duration;
 

@@ -5,3 +5,4 @@ mod auth;
 mod community;
 mod machinery;
 mod me;
+mod queues;
