@@ -126,6 +126,12 @@ pub async fn handle(
     Ok(outcome)
 }
 
+/// Ordered by the event's commit, not by when a worker got to it, so "newest first" holds
+/// however jobs interleave.
+fn notification_id(event_id: i64, recipient: &str) -> String {
+    format!("{event_id:019}-{recipient}")
+}
+
 async fn store(
     db: &DatabaseConnection,
     event_id: i64,
@@ -135,7 +141,7 @@ async fn store(
     now: DateTime<Utc>,
 ) -> Result<notification::Model, DbErr> {
     let row = notification::ActiveModel {
-        id: Set(uuid::Uuid::now_v7().simple().to_string()),
+        id: Set(notification_id(event_id, recipient)),
         user_id: Set(recipient.to_owned()),
         kind: Set(event.kind.clone()),
         title: Set(event.title.clone()),

@@ -319,7 +319,7 @@ async fn serve_queue(
                 if *stopped.borrow() {
                     return Ok(());
                 }
-                process_entry(ctx, queue, key, conn, &entry).await?;
+                process_entry(ctx, queue, key, conn.clone(), &entry).await?;
             }
         }
         let options = StreamReadOptions::default()
@@ -337,15 +337,22 @@ async fn serve_queue(
             }
             Err(err) => return Err(err),
         };
-        for stream in reply.keys {
-            for entry in stream.ids {
-                if *stopped.borrow() {
-                    // Left pending: another worker reclaims it.
-                    return Ok(());
-                }
-                process_entry(ctx, queue, key, conn, &entry).await?;
-            }
+        let entries: Vec<StreamId> = reply.keys.into_iter().flat_map(|s| s.ids).collect();
+        if *stopped.borrow() {
+            // Read but not started: left pending, another worker reclaims them.
+            return Ok(());
         }
+        // Jobs of one batch run side by side: most of a job's time is spent waiting on the
+        // database and WeChat, and each job is independent of the others.
+        let results = futures_util::future::join_all(
+            entries
+                .iter()
+                .map(|entry| process_entry(ctx, queue, key, conn.clone(), entry)),
+        )
+        .await;
+        results
+            .into_iter()
+            .collect::<redis::RedisResult<Vec<()>>>()?;
     }
     Ok(())
 }
@@ -388,7 +395,7 @@ async fn process_entry(
     ctx: &JobContext,
     queue: Queue,
     key: &str,
-    conn: &mut redis::aio::MultiplexedConnection,
+    mut conn: redis::aio::MultiplexedConnection,
     entry: &StreamId,
 ) -> redis::RedisResult<()> {
     let job_id: Option<i64> = entry.get("job");

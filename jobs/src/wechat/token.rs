@@ -6,13 +6,16 @@
 //! call fetches the token itself.
 //!
 //! Nothing here logs the token, the secret, or a URL that carries either.
-use std::{sync::LazyLock, time::Duration};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use tokio::time::Instant;
 
 use super::{WeChatClient, WeChatError};
-use crate::RedisStore;
+use crate::{
+    RedisStore,
+    lock::{COMPARE_AND_DELETE, RedisLock},
+};
 
 const TOKEN_KEY: &str = "wechat:access_token";
 const LOCK_KEY: &str = "wechat:access_token:lock";
@@ -26,14 +29,6 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 const POLL_FOR: Duration = Duration::from_secs(3);
 /// Enough rounds of waiting (`POLL_FOR` each) for a crashed holder's lock to expire.
 const LOCK_ROUNDS: usize = 4;
-
-/// Deletes a key only while it still holds the given value: releases our lock without
-/// releasing someone else's, and drops a failed token without dropping its replacement.
-static COMPARE_AND_DELETE: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
-    )
-});
 
 /// No `Debug`: the token must not end up in a log by way of `{:?}`.
 #[derive(Deserialize)]
@@ -121,11 +116,11 @@ impl WeChatClient {
     async fn refresh_holding(
         &self,
         cache: &TokenCache<'_>,
-        lock: TokenLock,
+        lock: RedisLock,
     ) -> Result<String, WeChatError> {
         // The previous holder may have filled the cache between our miss and our lock.
         if let Ok(Some(token)) = cache.get().await {
-            lock.release(cache).await;
+            lock.release(cache.redis).await;
             return Ok(token);
         }
         let fetched = self.fetch_stable_token().await;
@@ -134,7 +129,7 @@ impl WeChatClient {
         {
             tracing::warn!(error = %err, "could not cache the WeChat access token in Redis");
         }
-        lock.release(cache).await;
+        lock.release(cache.redis).await;
         fetched.map(|token| token.access_token)
     }
 
@@ -181,11 +176,6 @@ struct TokenCache<'a> {
     lock_key: String,
 }
 
-/// Proof that we hold the refresh lock; `id` tells our lock from a later holder's.
-struct TokenLock {
-    id: String,
-}
-
 impl<'a> TokenCache<'a> {
     fn new(redis: &'a RedisStore) -> Self {
         Self {
@@ -222,17 +212,8 @@ impl<'a> TokenCache<'a> {
     }
 
     /// `Ok(None)`: another caller holds the lock.
-    async fn try_lock(&self) -> redis::RedisResult<Option<TokenLock>> {
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let set: Option<String> = redis::cmd("SET")
-            .arg(&self.lock_key)
-            .arg(&id)
-            .arg("NX")
-            .arg("PX")
-            .arg(LOCK_TTL_MS)
-            .query_async(&mut self.redis.conn())
-            .await?;
-        Ok(set.map(|_| TokenLock { id }))
+    async fn try_lock(&self) -> redis::RedisResult<Option<RedisLock>> {
+        RedisLock::try_acquire(self.redis, LOCK_KEY, LOCK_TTL_MS).await
     }
 
     /// Waits for the lock's holder to fill the cache. `None` once the lock is gone with the
@@ -253,20 +234,6 @@ impl<'a> TokenCache<'a> {
             }
         }
         None
-    }
-}
-
-impl TokenLock {
-    async fn release(self, cache: &TokenCache<'_>) {
-        let released: redis::RedisResult<i64> = COMPARE_AND_DELETE
-            .key(&cache.lock_key)
-            .arg(&self.id)
-            .invoke_async(&mut cache.redis.conn())
-            .await;
-        if let Err(err) = released {
-            // Harmless: the lock expires on its own after `LOCK_TTL_MS`.
-            tracing::warn!(error = %err, "could not release the WeChat token lock");
-        }
     }
 }
 
