@@ -7,6 +7,7 @@ pub mod error;
 pub mod http;
 pub mod me;
 pub mod messaging;
+pub mod moderation;
 pub mod openapi;
 pub mod ops;
 pub mod startup;

@@ -11,6 +11,7 @@ use crate::{
     community::users::{UserView, Viewer, local_date},
     error::{AppError, ErrorEnvelope},
     http::{Json, Page},
+    moderation::{self, Scene},
     state::AppState,
 };
 
@@ -34,7 +35,10 @@ async fn get_me(state: web::Data<AppState>, me: CurrentUser) -> Result<HttpRespo
 #[utoipa::path(
     tag = "me",
     request_body = ProfilePatch,
-    responses((status = 200, body = UserView)),
+    responses(
+        (status = 200, body = UserView),
+        (status = 422, description = "`validation_failed`, or `content_rejected` for a risky nickname", body = ErrorEnvelope),
+    ),
     security(("bearer" = []))
 )]
 #[patch("/me")]
@@ -43,6 +47,11 @@ async fn patch_me(
     me: CurrentUser,
     body: Json<ProfilePatch>,
 ) -> Result<HttpResponse, AppError> {
+    // A nickname is shown to neighbours: risky ones are refused (there is no review queue for
+    // nicknames, so "review" lets it through).
+    if let Some(nickname) = body.nickname.as_deref() {
+        moderation::screen(&state, &me.user.openid, Scene::Profile, nickname).await?;
+    }
     let view = service::update_profile(&state.db, me.user, body.0, state.now()).await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -196,3 +196,42 @@ async fn dependent_input_is_validated() {
     .await
     .assert_error(409, "too_many_dependents");
 }
+
+#[tokio::test]
+async fn a_risky_nickname_is_refused_by_content_security() {
+    use wiremock::{
+        Mock, ResponseTemplate,
+        matchers::{body_partial_json, method, path},
+    };
+    let app = spawn_app().await;
+    linli_tests::wechat_accepts_everything(&app.wechat).await;
+    let verdict = |suggest: &str| {
+        ResponseTemplate::new(200).set_body_json(json!({
+            "errcode": 0, "result": {"suggest": suggest, "label": 100}, "detail": []
+        }))
+    };
+    Mock::given(method("POST"))
+        .and(path("/wxa/msg_sec_check"))
+        .and(body_partial_json(
+            json!({"content": "坏名字", "scene": 1, "version": 2}),
+        ))
+        .respond_with(verdict("risky"))
+        .mount(&app.wechat)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/wxa/msg_sec_check"))
+        .respond_with(verdict("pass"))
+        .with_priority(10)
+        .mount(&app.wechat)
+        .await;
+    let me = app.dev_login("nick").await;
+    app.patch("/me", Some(&me.access_token), json!({"nickname": "坏名字"}))
+        .await
+        .assert_error(422, "content_rejected");
+    let unchanged = app.get("/me", Some(&me.access_token)).await;
+    assert_ne!(unchanged.assert_status(200)["nickname"], "坏名字");
+    let ok = app
+        .patch("/me", Some(&me.access_token), json!({"nickname": "好邻居"}))
+        .await;
+    assert_eq!(ok.assert_status(200)["nickname"], "好邻居");
+}
