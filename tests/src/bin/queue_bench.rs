@@ -2,7 +2,9 @@
 //! with p50/p99 latency, beside a minimal handler that does only the essential work (store the
 //! notification, call WeChat) in the same run; reports the ratio.
 //!
-//! `cargo run --release -p linli-tests --bin queue_bench -- [events] [concurrency]`
+//! `cargo run --release -p linli-tests --bin queue_bench -- [events] [concurrency] [rate]`
+//! `rate` (events per second over all tasks) paces the commits; 0 (the default) commits as fast
+//! as possible, which measures throughput; a paced run measures latency under ordinary load.
 //! On PostgreSQL: `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run …`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -63,7 +65,7 @@ fn notice(user: &str, i: usize) -> jobs::notify::Notify {
 }
 
 /// Linli: commit an outbox event; the relay, a worker and WeChat do the rest.
-async fn run_linli(app: &TestApp, user: &str, events: usize, concurrency: usize) -> Run {
+async fn run_linli(app: &TestApp, user: &str, events: usize, concurrency: usize, rate: u64) -> Run {
     let committed: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
     let started = Instant::now();
     let per_task = events / concurrency;
@@ -74,7 +76,13 @@ async fn run_linli(app: &TestApp, user: &str, events: usize, concurrency: usize)
         let user = user.to_owned();
         let committed = committed.clone();
         tasks.push(tokio::spawn(async move {
+            let mut pace = (rate > 0).then(|| {
+                tokio::time::interval(Duration::from_secs_f64(concurrency as f64 / rate as f64))
+            });
             for i in 0..per_task {
+                if let Some(pace) = pace.as_mut() {
+                    pace.tick().await;
+                }
                 let id = jobs::outbox::emit(&db, &notice(&user, t * per_task + i), clock.now())
                     .await
                     .unwrap();
@@ -126,7 +134,13 @@ async fn run_linli(app: &TestApp, user: &str, events: usize, concurrency: usize)
 }
 
 /// The minimal handler: store the notification and call WeChat inline, nothing else.
-async fn run_minimal(app: &TestApp, user: &str, events: usize, concurrency: usize) -> Run {
+async fn run_minimal(
+    app: &TestApp,
+    user: &str,
+    events: usize,
+    concurrency: usize,
+    rate: u64,
+) -> Run {
     let started = Instant::now();
     let per_task = events / concurrency;
     let http = reqwest::Client::new();
@@ -142,7 +156,13 @@ async fn run_minimal(app: &TestApp, user: &str, events: usize, concurrency: usiz
         let send_url = send_url.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(per_task);
+            let mut pace = (rate > 0).then(|| {
+                tokio::time::interval(Duration::from_secs_f64(concurrency as f64 / rate as f64))
+            });
             for i in 0..per_task {
+                if let Some(pace) = pace.as_mut() {
+                    pace.tick().await;
+                }
                 let at = Instant::now();
                 let n = t * per_task + i;
                 notification::Entity::insert(notification::ActiveModel {
@@ -188,6 +208,7 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let events: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(2000);
     let concurrency: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(8);
+    let rate: u64 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(0);
     let database = if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
         "postgresql"
     } else {
@@ -210,13 +231,18 @@ async fn main() {
         .await
         .unwrap();
 
+    let pacing = if rate == 0 {
+        "as fast as possible".to_owned()
+    } else {
+        format!("paced at {rate}/s")
+    };
     println!(
-        "queue benchmark on {database}: {events} events, {concurrency} committing tasks, {} cores",
+        "queue benchmark on {database}: {events} events, {concurrency} committing tasks, {pacing}, {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    let minimal = run_minimal(&app, &me.user_id, events, concurrency).await;
+    let minimal = run_minimal(&app, &me.user_id, events, concurrency, rate).await;
     minimal.report();
-    let linli = run_linli(&app, &me.user_id, events, concurrency).await;
+    let linli = run_linli(&app, &me.user_id, events, concurrency, rate).await;
     linli.report();
     println!(
         "ratio linli/minimal throughput: {:.2}",
