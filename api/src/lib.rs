@@ -12,6 +12,8 @@ pub mod openapi;
 pub mod ops;
 pub mod startup;
 pub mod state;
+pub mod volunteers;
+pub mod wishes;
 
 pub use config::Settings;
 pub use startup::Application;

@@ -30,6 +30,7 @@ use crate::{
     http::{idempotency, request_id},
     me, messaging, openapi, ops,
     state::AppState,
+    volunteers, wishes,
 };
 
 pub struct Application {
@@ -192,7 +193,9 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .configure(auth::routes::routes)
                     .configure(me::routes::routes)
                     .configure(community::routes::routes)
-                    .configure(messaging::routes::routes),
+                    .configure(messaging::routes::routes)
+                    .configure(volunteers::routes::routes)
+                    .configure(wishes::routes::routes),
             )
             .configure(ops::routes)
             .split_for_parts();

@@ -1,8 +1,10 @@
 //! Sea-orm entities: one module per table, plain data, no logic.
+pub mod availability;
 pub mod care_flag;
 pub mod community;
 pub mod dependent;
 pub mod grid_node;
+pub mod hours_entry;
 pub mod idempotency_key;
 pub mod login_session;
 pub mod notification;
@@ -11,4 +13,7 @@ pub mod refresh_token;
 pub mod role_grant;
 pub mod scheduled_job;
 pub mod subscription_quota;
+pub mod team;
 pub mod user;
+pub mod volunteer_application;
+pub mod wish;

@@ -6,3 +6,5 @@ mod community;
 mod machinery;
 mod me;
 mod queues;
+mod volunteers;
+mod wishes;

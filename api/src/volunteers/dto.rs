@@ -1,0 +1,1 @@
+//! Bodies of the volunteer endpoints.

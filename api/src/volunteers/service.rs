@@ -1,0 +1,1 @@
+//! Applications, teams, availability, hours and the leaderboard.

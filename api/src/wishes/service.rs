@@ -1,0 +1,1 @@
+//! The wish lifecycle and its rules.

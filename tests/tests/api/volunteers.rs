@@ -1,0 +1,1 @@
+//! Volunteers: applications, teams, availability, hours, leaderboard.

@@ -1,0 +1,1 @@
+//! Micro-wishes: the lifecycle, its rules, concurrency and privacy.
