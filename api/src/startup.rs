@@ -84,7 +84,21 @@ pub fn start_jobs(state: &AppState) -> Runtime {
 }
 
 fn housekeeping(db: sea_orm::DatabaseConnection) -> Vec<Periodic> {
+    let claims_db = db.clone();
     vec![
+        Periodic {
+            name: "expire_wish_claims",
+            // Every tick: the deadlines are in the database, the query is one index lookup.
+            every: chrono::Duration::zero(),
+            run: Box::new(move |_ctx, now| {
+                let db = claims_db.clone();
+                Box::pin(async move {
+                    if let Err(err) = wishes::service::expire_claims(&db, now).await {
+                        tracing::warn!(error = %err, "could not expire wish claims");
+                    }
+                })
+            }),
+        },
         Periodic {
             name: "purge_idempotency_keys",
             every: chrono::Duration::minutes(10),

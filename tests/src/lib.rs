@@ -506,7 +506,7 @@ impl TestApp {
     }
 }
 
-/// A fake WeChat that hands out a token and accepts every subscribe message.
+/// A fake WeChat that hands out a token, accepts every subscribe message and passes all text.
 pub async fn wechat_accepts_everything(server: &MockServer) {
     use wiremock::{
         Mock, ResponseTemplate,
@@ -525,6 +525,14 @@ pub async fn wechat_accepts_everything(server: &MockServer) {
         .respond_with(
             ResponseTemplate::new(200).set_body_json(json!({"errcode": 0, "errmsg": "ok"})),
         )
+        .with_priority(10)
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/wxa/msg_sec_check"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"errcode": 0, "result": {"suggest": "pass", "label": 100}, "detail": []}),
+        ))
         .with_priority(10)
         .mount(server)
         .await;
