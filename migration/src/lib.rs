@@ -1,6 +1,7 @@
 //! Schema migrations, applied at start-up (`linli serve`) or by `linli migrate`.
 pub use sea_orm_migration::prelude::*;
 
+mod helpers;
 mod m20261122_000001_foundation;
 mod m20261123_000001_queues;
 mod m20261123_000002_volunteers_and_wishes;

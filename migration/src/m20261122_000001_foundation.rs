@@ -1,6 +1,8 @@
 //! Users, communities and their grid, roles, care flags, logins, idempotency keys and the outbox.
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::helpers::index;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -10,15 +12,6 @@ fn id() -> ColumnDef {
 
 fn created_at() -> ColumnDef {
     timestamp_with_time_zone("created_at")
-}
-
-fn index(table: &str, name: &str, cols: &[&str]) -> IndexCreateStatement {
-    let mut stmt = Index::create();
-    stmt.name(name).table(Alias::new(table));
-    for col in cols {
-        stmt.col(Alias::new(*col));
-    }
-    stmt.to_owned()
 }
 
 const TABLES: &[&str] = &[

@@ -62,7 +62,8 @@ fn is_json_content_type(req: &HttpRequest) -> bool {
     }
 }
 
-async fn read_body(payload: &mut Payload) -> Result<web::BytesMut, AppError> {
+/// Reads a whole body, refusing one over `BODY_LIMIT`.
+pub(crate) async fn read_body(payload: &mut Payload) -> Result<web::BytesMut, AppError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| AppError::BadRequest("could not read the body".into()))?;

@@ -11,14 +11,12 @@ use actix_web::{
 };
 use chrono::{DateTime, Duration, Utc};
 use entity::idempotency_key;
-use futures_util::StreamExt;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
     sea_query::OnConflict,
 };
 use sha2::{Digest, Sha256};
 
-use super::extract::BODY_LIMIT;
 use crate::{error::AppError, state::AppState};
 
 pub const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
@@ -133,15 +131,7 @@ fn refuse(req: ServiceRequest, err: AppError) -> ServiceResponse<BoxBody> {
 
 async fn read_body(req: &mut ServiceRequest) -> Result<web::Bytes, AppError> {
     let mut payload = req.take_payload();
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| AppError::BadRequest("could not read the body".into()))?;
-        if body.len() + chunk.len() > BODY_LIMIT {
-            return Err(AppError::PayloadTooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
+    Ok(super::extract::read_body(&mut payload).await?.freeze())
 }
 
 fn fingerprint(method: &Method, path: &str, body: &[u8]) -> String {
