@@ -611,3 +611,112 @@ mod entity_access {
     pub use entity::outbox;
     pub use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 }
+
+/// Volunteers: applications, their review, teams, hours.
+impl TestApp {
+    /// A valid application body (the phone is the one tests look for in answers).
+    pub fn volunteer_application(real_name: &str) -> Value {
+        json!({"real_name": real_name, "phone": "13812345678", "skills": ["烹饪", "驾驶"]})
+    }
+
+    /// Applies to volunteer in the caller's community.
+    pub async fn apply_as_volunteer(&self, who: &Session, body: Value) -> Answer {
+        self.post("/volunteer/applications", Some(&who.access_token), body)
+            .await
+    }
+
+    /// Approves an application.
+    pub async fn approve_volunteer(&self, staff: &Session, application_id: &str) -> Answer {
+        self.post(
+            &format!("/volunteer/applications/{application_id}/approve"),
+            Some(&staff.access_token),
+            json!({}),
+        )
+        .await
+    }
+
+    /// Rejects an application, with a reason if given.
+    pub async fn reject_volunteer(
+        &self,
+        staff: &Session,
+        application_id: &str,
+        reason: Option<&str>,
+    ) -> Answer {
+        let body = match reason {
+            Some(reason) => json!({"reason": reason}),
+            None => json!({}),
+        };
+        self.post(
+            &format!("/volunteer/applications/{application_id}/reject"),
+            Some(&staff.access_token),
+            body,
+        )
+        .await
+    }
+
+    /// A new resident of the community who applied and was approved by this staff member: a
+    /// volunteer there.
+    pub async fn volunteer_of(&self, staff: &Session, community_id: &str, openid: &str) -> Session {
+        let who = self.resident_of(community_id, openid).await;
+        let applied = self
+            .apply_as_volunteer(&who, Self::volunteer_application("志愿者"))
+            .await;
+        let id = applied.assert_status(201)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.approve_volunteer(staff, &id).await.assert_status(200);
+        who
+    }
+
+    /// Creates a volunteer team; its id.
+    pub async fn create_team(&self, staff: &Session, community_id: &str, name: &str) -> String {
+        let answer = self
+            .post(
+                &format!("/communities/{community_id}/teams"),
+                Some(&staff.access_token),
+                json!({"name": name}),
+            )
+            .await;
+        answer.assert_status(201)["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Credits a member by hand.
+    pub async fn credit_hours(
+        &self,
+        staff: &Session,
+        community_id: &str,
+        user_id: &str,
+        minutes: i64,
+        reason: &str,
+    ) -> Answer {
+        self.post(
+            &format!("/communities/{community_id}/hours"),
+            Some(&staff.access_token),
+            json!({"user_id": user_id, "minutes": minutes, "reason": reason}),
+        )
+        .await
+    }
+
+    /// `GET /volunteer/hours` of a volunteer.
+    pub async fn volunteer_hours(&self, who: &Session) -> Value {
+        self.get("/volunteer/hours", Some(&who.access_token))
+            .await
+            .assert_status(200)
+            .clone()
+    }
+
+    /// The community's leaderboard of a month (`YYYY-MM`), or of the current month.
+    pub async fn leaderboard(
+        &self,
+        who: &Session,
+        community_id: &str,
+        month: Option<&str>,
+    ) -> Answer {
+        let path = match month {
+            Some(month) => format!("/communities/{community_id}/leaderboard?month={month}"),
+            None => format!("/communities/{community_id}/leaderboard"),
+        };
+        self.get(&path, Some(&who.access_token)).await
+    }
+}

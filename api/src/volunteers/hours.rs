@@ -1,7 +1,12 @@
 //! The service-hours ledger: entries are never edited; a correction is a new entry.
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
 use entity::hours_entry;
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set, sea_query::OnConflict};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
+    Set,
+    sea_query::{Expr, Func, OnConflict},
+};
 
 use crate::state::new_id;
 
@@ -67,4 +72,221 @@ pub async fn credit(
     .exec_without_returning(db)
     .await?;
     Ok(inserted == 1)
+}
+
+/// A user's entries in every community, newest first.
+pub async fn entries_of(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+) -> Result<Vec<hours_entry::Model>, DbErr> {
+    hours_entry::Entity::find()
+        .filter(hours_entry::Column::UserId.eq(user_id))
+        .order_by_desc(hours_entry::Column::At)
+        .order_by_desc(hours_entry::Column::Id)
+        .all(db)
+        .await
+}
+
+/// The manual entry a staff member just credited (a manual entry has no outside reference to
+/// find it by); call it inside the transaction that credited.
+pub async fn just_credited(
+    db: &impl ConnectionTrait,
+    credit: &Credit<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<hours_entry::Model>, DbErr> {
+    let mut query = hours_entry::Entity::find()
+        .filter(hours_entry::Column::UserId.eq(credit.user_id))
+        .filter(hours_entry::Column::CommunityId.eq(credit.community_id))
+        .filter(hours_entry::Column::Source.eq(credit.source.as_str()))
+        .filter(hours_entry::Column::Minutes.eq(credit.minutes))
+        .filter(hours_entry::Column::At.eq(now));
+    if let Some(by) = credit.created_by.as_deref() {
+        query = query.filter(hours_entry::Column::CreatedBy.eq(by));
+    }
+    query.order_by_desc(hours_entry::Column::Id).one(db).await
+}
+
+/// Minutes per user credited in a community within `[from, until)`, most first (ties by user
+/// id), at most `limit` users.
+pub async fn totals_between(
+    db: &impl ConnectionTrait,
+    community_id: &str,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<(String, i64)>, DbErr> {
+    let total: Expr = Func::sum(Expr::col(hours_entry::Column::Minutes)).into();
+    hours_entry::Entity::find()
+        .select_only()
+        .column(hours_entry::Column::UserId)
+        .column_as(total.clone(), "minutes")
+        .filter(hours_entry::Column::CommunityId.eq(community_id))
+        .filter(hours_entry::Column::At.gte(from))
+        .filter(hours_entry::Column::At.lt(until))
+        .group_by(hours_entry::Column::UserId)
+        .order_by(total, Order::Desc)
+        .order_by_asc(hours_entry::Column::UserId)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// A calendar month (`YYYY-MM`), read in some time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Month {
+    pub year: i32,
+    pub month: u32,
+}
+
+impl Month {
+    /// Exactly `YYYY-MM`, a year from 2000 to 2999.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (year, month) = raw.split_once('-')?;
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(year, 4) || !digits(month, 2) {
+            return None;
+        }
+        let year: i32 = year.parse().ok()?;
+        let month: u32 = month.parse().ok()?;
+        ((2000..=2999).contains(&year) && (1..=12).contains(&month)).then_some(Self { year, month })
+    }
+
+    /// The month an instant falls in, in a time zone.
+    pub fn containing(at: DateTime<Utc>, tz: Tz) -> Self {
+        let local = at.with_timezone(&tz);
+        Self {
+            year: local.year(),
+            month: local.month(),
+        }
+    }
+
+    fn next(self) -> Self {
+        if self.month == 12 {
+            Self {
+                year: self.year + 1,
+                month: 1,
+            }
+        } else {
+            Self {
+                year: self.year,
+                month: self.month + 1,
+            }
+        }
+    }
+
+    /// Its first instant and the first instant of the next month, in a time zone.
+    pub fn bounds(self, tz: Tz) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        Some((start_of(self, tz)?, start_of(self.next(), tz)?))
+    }
+}
+
+/// The first local instant of a month: midnight of its first day, or, where a clock change skips
+/// midnight, the first hour that exists.
+fn start_of(month: Month, tz: Tz) -> Option<DateTime<Utc>> {
+    let first = NaiveDate::from_ymd_opt(month.year, month.month, 1)?;
+    (0..=3).find_map(|hour| {
+        tz.from_local_datetime(&first.and_hms_opt(hour, 0, 0)?)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_parse_only_as_year_dash_month() {
+        let cases = [
+            ("2026-11", Some((2026, 11))),
+            ("2026-01", Some((2026, 1))),
+            ("2026-12", Some((2026, 12))),
+            ("2026-13", None),
+            ("2026-00", None),
+            ("2026-1", None),
+            ("26-11", None),
+            ("2026/11", None),
+            ("2026-11-01", None),
+            ("+202-11", None),
+            ("1999-12", None),
+            ("", None),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(
+                Month::parse(raw).map(|m| (m.year, m.month)),
+                expected,
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn month_bounds_follow_the_time_zone() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let shanghai = chrono_tz::Asia::Shanghai;
+        let cases = [
+            (
+                "2026-11",
+                shanghai,
+                "2026-10-31T16:00:00Z",
+                "2026-11-30T16:00:00Z",
+            ),
+            (
+                "2026-12",
+                shanghai,
+                "2026-11-30T16:00:00Z",
+                "2026-12-31T16:00:00Z",
+            ),
+            (
+                "2026-11",
+                chrono_tz::UTC,
+                "2026-11-01T00:00:00Z",
+                "2026-12-01T00:00:00Z",
+            ),
+            // New York leaves summer time on 1 November 2026.
+            (
+                "2026-11",
+                chrono_tz::America::New_York,
+                "2026-11-01T04:00:00Z",
+                "2026-12-01T05:00:00Z",
+            ),
+        ];
+        for (month, tz, from, until) in cases {
+            let bounds = Month::parse(month).unwrap().bounds(tz).unwrap();
+            assert_eq!(bounds, (at(from), at(until)), "{month} in {tz}");
+        }
+    }
+
+    #[test]
+    fn the_current_month_is_local() {
+        let late = "2026-10-31T16:30:00Z".parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            Month::containing(late, chrono_tz::Asia::Shanghai),
+            Month {
+                year: 2026,
+                month: 11
+            }
+        );
+        assert_eq!(
+            Month::containing(late, chrono_tz::UTC),
+            Month {
+                year: 2026,
+                month: 10
+            }
+        );
+    }
+
+    #[test]
+    fn a_skipped_midnight_starts_the_month_at_the_first_hour_that_exists() {
+        // Amman's clocks went from 00:00 (UTC+2) to 01:00 (UTC+3) on 1 April 2016.
+        let (from, _) = Month::parse("2016-04")
+            .unwrap()
+            .bounds(chrono_tz::Asia::Amman)
+            .unwrap();
+        assert_eq!(
+            from,
+            "2016-03-31T22:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+    }
 }

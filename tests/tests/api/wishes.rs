@@ -21,32 +21,15 @@ async fn wall(app: &TestApp, name: &str) -> Wall {
     )
     .await
     .assert_status(200);
-    let volunteer = make_volunteer(app, &staff, &community, &format!("{name}-volunteer")).await;
+    let volunteer = app
+        .volunteer_of(&staff, &community, &format!("{name}-volunteer"))
+        .await;
     Wall {
         community,
         staff,
         elder,
         volunteer,
     }
-}
-
-/// An approved volunteer of the community.
-async fn make_volunteer(app: &TestApp, _staff: &Session, community: &str, openid: &str) -> Session {
-    use sea_orm::{ActiveModelTrait, Set};
-    let who = app.resident_of(community, openid).await;
-    entity::role_grant::ActiveModel {
-        id: Set(uuid::Uuid::now_v7().simple().to_string()),
-        user_id: Set(who.user_id.clone()),
-        community_id: Set(community.to_owned()),
-        role: Set("volunteer".into()),
-        grid_node_id: Set(String::new()),
-        granted_by: Set(None),
-        created_at: Set(chrono::Utc::now()),
-    }
-    .insert(&app.state.db)
-    .await
-    .unwrap();
-    who
 }
 
 fn wish_body(title: &str) -> Value {
@@ -439,7 +422,7 @@ async fn the_address_is_shown_only_to_the_current_claimer_and_staff() {
     let w = wall(&app, "w7").await;
     set_auto_review(&app, &w).await;
     let neighbour = app.resident_of(&w.community, "w7-neighbour").await;
-    let second = make_volunteer(&app, &w.staff, &w.community, "w7-second").await;
+    let second = app.volunteer_of(&w.staff, &w.community, "w7-second").await;
     let wish = post_wish(&app, &w.elder, wish_body("送一袋米")).await;
     let wish_id = id(&wish);
     let wish_path = format!("/wishes/{wish_id}");
