@@ -42,16 +42,16 @@ pub struct Credit<'a> {
 }
 
 /// Credits minutes once per (source, ref, user): crediting the same wish or delivery twice
-/// changes nothing. Returns whether this call credited.
+/// changes nothing. Returns the new entry's id, or `None` if it was credited before.
 pub async fn credit(
     db: &impl ConnectionTrait,
     credit: Credit<'_>,
     now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<Option<String>, DbErr> {
     let id = new_id();
     let inserted = hours_entry::Entity::insert(hours_entry::ActiveModel {
         ref_id: Set(credit.ref_id.map_or_else(|| id.clone(), str::to_owned)),
-        id: Set(id),
+        id: Set(id.clone()),
         user_id: Set(credit.user_id.to_owned()),
         community_id: Set(credit.community_id.to_owned()),
         source: Set(credit.source.as_str().to_owned()),
@@ -71,7 +71,7 @@ pub async fn credit(
     )
     .exec_without_returning(db)
     .await?;
-    Ok(inserted == 1)
+    Ok((inserted == 1).then_some(id))
 }
 
 /// A user's entries in every community, newest first.
@@ -85,25 +85,6 @@ pub async fn entries_of(
         .order_by_desc(hours_entry::Column::Id)
         .all(db)
         .await
-}
-
-/// The manual entry a staff member just credited (a manual entry has no outside reference to
-/// find it by); call it inside the transaction that credited.
-pub async fn just_credited(
-    db: &impl ConnectionTrait,
-    credit: &Credit<'_>,
-    now: DateTime<Utc>,
-) -> Result<Option<hours_entry::Model>, DbErr> {
-    let mut query = hours_entry::Entity::find()
-        .filter(hours_entry::Column::UserId.eq(credit.user_id))
-        .filter(hours_entry::Column::CommunityId.eq(credit.community_id))
-        .filter(hours_entry::Column::Source.eq(credit.source.as_str()))
-        .filter(hours_entry::Column::Minutes.eq(credit.minutes))
-        .filter(hours_entry::Column::At.eq(now));
-    if let Some(by) = credit.created_by.as_deref() {
-        query = query.filter(hours_entry::Column::CreatedBy.eq(by));
-    }
-    query.order_by_desc(hours_entry::Column::Id).one(db).await
 }
 
 /// Minutes per user credited in a community within `[from, until)`, most first (ties by user

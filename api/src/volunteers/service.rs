@@ -5,7 +5,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use entity::{availability, role_grant, team, user, volunteer_application as application};
+use entity::{
+    availability, hours_entry, role_grant, team, user, volunteer_application as application,
+};
 use jobs::{notify::Notify, outbox};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
@@ -568,10 +570,12 @@ pub async fn credit_manually(
         created_by: Some(actor.id().to_owned()),
     };
     let txn = write_txn(db).await?;
-    hours::credit(&txn, credit.clone(), now).await?;
-    let entry = hours::just_credited(&txn, &credit, now)
-        .await?
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("a manual credit was not stored")))?;
+    let stored = hours::credit(&txn, credit, now).await?;
+    let entry = match stored {
+        Some(id) => hours_entry::Entity::find_by_id(id).one(&txn).await?,
+        None => None,
+    }
+    .ok_or_else(|| AppError::internal(anyhow::anyhow!("a manual credit was not stored")))?;
     let notice = Notify {
         recipients: vec![input.user_id.clone()],
         kind: "hours_credited".to_owned(),
