@@ -2,6 +2,7 @@
 pub mod auth;
 pub mod community;
 pub mod config;
+pub mod courses;
 pub mod db;
 pub mod error;
 pub mod http;

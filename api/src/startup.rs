@@ -25,7 +25,7 @@ use crate::{
     auth::{self, token::JwtKeys},
     community,
     config::{Environment, Settings},
-    db,
+    courses, db,
     error::AppError,
     http::{idempotency, request_id},
     me, messaging, openapi, ops,
@@ -209,7 +209,8 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .configure(community::routes::routes)
                     .configure(messaging::routes::routes)
                     .configure(volunteers::routes::routes)
-                    .configure(wishes::routes::routes),
+                    .configure(wishes::routes::routes)
+                    .configure(courses::routes::routes),
             )
             .configure(ops::routes)
             .split_for_parts();

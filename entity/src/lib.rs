@@ -2,7 +2,10 @@
 pub mod availability;
 pub mod care_flag;
 pub mod community;
+pub mod course;
+pub mod course_session;
 pub mod dependent;
+pub mod enrollment;
 pub mod grid_node;
 pub mod hours_entry;
 pub mod idempotency_key;

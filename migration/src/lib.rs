@@ -5,6 +5,7 @@ mod helpers;
 mod m20261122_000001_foundation;
 mod m20261123_000001_queues;
 mod m20261123_000002_volunteers_and_wishes;
+mod m20261123_000003_courses;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_foundation::Migration),
             Box::new(m20261123_000001_queues::Migration),
             Box::new(m20261123_000002_volunteers_and_wishes::Migration),
+            Box::new(m20261123_000003_courses::Migration),
         ]
     }
 }

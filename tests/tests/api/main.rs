@@ -3,6 +3,7 @@
 
 mod auth;
 mod community;
+mod courses;
 mod machinery;
 mod me;
 mod queues;

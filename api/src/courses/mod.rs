@@ -1,0 +1,5 @@
+//! Classes (课堂): courses and their sessions, enrollment first come first served in commit
+//! order, and a waitlist that moves by itself.
+pub mod dto;
+pub mod routes;
+pub mod service;

@@ -1,0 +1,139 @@
+//! Course endpoints: create, list, read, enrol, cancel an enrollment, mine, roster.
+use actix_web::{HttpResponse, delete, get, post, web};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::{
+    dto::{CourseQuery, CourseView, CreateCourse, Enroll, EnrollmentView, Roster},
+    service,
+};
+use crate::{
+    auth::CurrentUser,
+    error::{AppError, ErrorEnvelope},
+    http::{Json, Page, Query},
+    state::AppState,
+};
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(create_course)
+        .service(list_courses)
+        .service(get_course)
+        .service(enroll)
+        .service(cancel_enrollment)
+        .service(my_enrollments)
+        .service(roster);
+}
+
+/// Create a course in the caller's community (staff).
+#[utoipa::path(
+    tag = "courses",
+    request_body = CreateCourse,
+    responses(
+        (status = 201, body = CourseView),
+        (status = 403, body = ErrorEnvelope),
+        (status = 409, description = "`not_in_community`", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/courses")]
+async fn create_course(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    body: Json<CreateCourse>,
+) -> Result<HttpResponse, AppError> {
+    let created = service::create(&state.db, &me, body.0, state.now()).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// The caller's community's courses, newest first; `status` follows the clock.
+#[utoipa::path(tag = "courses", params(CourseQuery), responses((status = 200, body = Page<CourseView>)), security(("bearer" = [])))]
+#[get("/courses")]
+async fn list_courses(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    query: Query<CourseQuery>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(service::list(&state.db, &me, &query, state.now()).await?))
+}
+
+/// One course.
+#[utoipa::path(
+    tag = "courses",
+    params(("id" = String, Path)),
+    responses((status = 200, body = CourseView), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = []))
+)]
+#[get("/courses/{id}")]
+async fn get_course(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(service::get(&state.db, &me, &id, state.now()).await?))
+}
+
+/// Enrol oneself or a dependent: `enrolled` while seats are left, then `waitlisted`.
+#[utoipa::path(
+    tag = "courses",
+    params(("id" = String, Path)),
+    request_body = Enroll,
+    responses(
+        (status = 201, body = EnrollmentView),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "`registration_not_open`, `already_enrolled`, `enrollment_limit_reached`, `waitlist_full`, `course_cancelled`", body = ErrorEnvelope),
+        (status = 422, description = "`not_eligible` (age), `validation_failed`", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/courses/{id}/enrollments")]
+async fn enroll(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    id: web::Path<String>,
+    body: Json<Enroll>,
+) -> Result<HttpResponse, AppError> {
+    let created = service::enroll(&state.db, &me, &id, body.0, state.now()).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// Cancel an enrollment (its owner or staff); a freed seat goes to the first on the waitlist.
+#[utoipa::path(
+    tag = "courses",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "cancelled"), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = []))
+)]
+#[delete("/enrollments/{id}")]
+async fn cancel_enrollment(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    service::cancel(&state.db, &me, &id, state.now()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The caller's enrollments (their own and their dependents').
+#[utoipa::path(tag = "courses", responses((status = 200, body = Vec<EnrollmentView>)), security(("bearer" = [])))]
+#[get("/me/enrollments")]
+async fn my_enrollments(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(service::mine(&state.db, &me).await?))
+}
+
+/// Enrolled participants and the waitlist in position order (staff).
+#[utoipa::path(
+    tag = "courses",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Roster), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = []))
+)]
+#[get("/courses/{id}/roster")]
+async fn roster(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(service::roster(&state.db, &me, &id).await?))
+}

@@ -1,0 +1,532 @@
+//! Courses and enrollment. Every seat change happens in one write transaction that holds the
+//! course (SQLite `BEGIN IMMEDIATE`; PostgreSQL `SELECT … FOR UPDATE`), so seats go in commit
+//! order, never beyond capacity, and a freed seat is filled before the answer.
+use chrono::{DateTime, Utc};
+use entity::{course, course_session, dependent, enrollment};
+use jobs::{notify::Notify, outbox};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    sea_query::{Expr, ExprTrait},
+};
+
+use super::dto::{
+    CourseQuery, CourseStatus, CourseView, CreateCourse, Enroll, EnrollmentView, Roster, status_at,
+};
+use crate::{
+    auth::CurrentUser,
+    community::{
+        service as community,
+        users::{age_on, local_date},
+    },
+    db::write_txn,
+    error::AppError,
+    http::{Cursor, Page},
+    state::new_id,
+};
+
+const ACTIVE: [&str; 3] = ["applied", "enrolled", "waitlisted"];
+
+async fn sessions_of(
+    db: &impl ConnectionTrait,
+    course_id: &str,
+) -> Result<Vec<course_session::Model>, AppError> {
+    Ok(course_session::Entity::find()
+        .filter(course_session::Column::CourseId.eq(course_id))
+        .order_by_asc(course_session::Column::StartsAt)
+        .all(db)
+        .await?)
+}
+
+/// A course of the caller's community (staff of it see theirs too); 404 otherwise.
+async fn visible(
+    db: &impl ConnectionTrait,
+    actor: &CurrentUser,
+    id: &str,
+) -> Result<course::Model, AppError> {
+    course::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .filter(|c| {
+            actor.community_id() == Some(c.community_id.as_str())
+                || actor.is_staff_of(&c.community_id)
+        })
+        .ok_or(AppError::NotFound)
+}
+
+/// Holds the course for the rest of the transaction (SQLite's IMMEDIATE already does).
+async fn hold(txn: &DatabaseTransaction, id: &str) -> Result<course::Model, AppError> {
+    let mut select = course::Entity::find_by_id(id.to_owned());
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        select = select.lock_exclusive();
+    }
+    select.one(txn).await?.ok_or(AppError::NotFound)
+}
+
+pub async fn create(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    input: CreateCourse,
+    now: DateTime<Utc>,
+) -> Result<CourseView, AppError> {
+    let community_id = actor
+        .community_id()
+        .ok_or_else(|| AppError::conflict("not_in_community", "join a community first"))?
+        .to_owned();
+    actor.require_staff_of(&community_id)?;
+    let txn = write_txn(db).await?;
+    let created = course::ActiveModel {
+        id: Set(new_id()),
+        community_id: Set(community_id),
+        title: Set(input.title.trim().to_owned()),
+        category: Set(input.category.trim().to_owned()),
+        description: Set(input.description),
+        teacher: Set(input.teacher),
+        location: Set(input.location),
+        min_age: Set(input.min_age),
+        max_age: Set(input.max_age),
+        capacity: Set(input.capacity),
+        waitlist_capacity: Set(input.waitlist_capacity),
+        enrolled_count: Set(0),
+        waitlist_count: Set(0),
+        allocation: Set("first_come".to_owned()),
+        registration_opens_at: Set(input.registration_opens_at),
+        registration_closes_at: Set(input.registration_closes_at),
+        cancelled_at: Set(None),
+        created_by: Set(actor.id().to_owned()),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    let mut sessions = Vec::with_capacity(input.sessions.len());
+    for s in input.sessions {
+        sessions.push(
+            course_session::ActiveModel {
+                id: Set(new_id()),
+                course_id: Set(created.id.clone()),
+                starts_at: Set(s.starts_at),
+                ends_at: Set(s.ends_at),
+            }
+            .insert(&txn)
+            .await?,
+        );
+    }
+    txn.commit().await?;
+    sessions.sort_by_key(|s| s.starts_at);
+    Ok(CourseView::new(created, sessions, now))
+}
+
+pub async fn get(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<CourseView, AppError> {
+    let found = visible(db, actor, id).await?;
+    let sessions = sessions_of(db, id).await?;
+    Ok(CourseView::new(found, sessions, now))
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    query: &CourseQuery,
+    now: DateTime<Utc>,
+) -> Result<Page<CourseView>, AppError> {
+    let Some(community_id) = actor.community_id() else {
+        return Ok(Page {
+            items: Vec::new(),
+            next_cursor: None,
+        });
+    };
+    let limit = query.limit.unwrap_or(20);
+    let mut select = course::Entity::find()
+        .filter(course::Column::CommunityId.eq(community_id))
+        .order_by_desc(course::Column::Id);
+    if let Some(category) = query.category.as_deref() {
+        select = select.filter(course::Column::Category.eq(category));
+    }
+    select = match query.status {
+        None => select,
+        Some(CourseStatus::Cancelled) => select.filter(course::Column::CancelledAt.is_not_null()),
+        Some(CourseStatus::Upcoming) => select
+            .filter(course::Column::CancelledAt.is_null())
+            .filter(course::Column::RegistrationOpensAt.gt(now)),
+        Some(CourseStatus::Open) => select
+            .filter(course::Column::CancelledAt.is_null())
+            .filter(course::Column::RegistrationOpensAt.lte(now))
+            .filter(course::Column::RegistrationClosesAt.gt(now)),
+        Some(CourseStatus::Closed) => select
+            .filter(course::Column::CancelledAt.is_null())
+            .filter(course::Column::RegistrationClosesAt.lte(now)),
+    };
+    if let Some(cursor) = query.cursor.as_deref() {
+        select = select.filter(course::Column::Id.lt(Cursor::decode(cursor)?.0));
+    }
+    let rows = select.limit(limit + 1).all(db).await?;
+    let page = Page::from_rows(rows, limit, |c| c.id.clone(), |c| c);
+    let mut items = Vec::with_capacity(page.items.len());
+    for c in page.items {
+        let sessions = sessions_of(db, &c.id).await?;
+        items.push(CourseView::new(c, sessions, now));
+    }
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// Who takes the seat: the caller, or one of their dependents.
+struct Participant {
+    kind: &'static str,
+    id: String,
+    name: String,
+    birth_date: Option<chrono::NaiveDate>,
+}
+
+async fn participant(
+    db: &impl ConnectionTrait,
+    actor: &CurrentUser,
+    dependent_id: Option<&str>,
+) -> Result<Participant, AppError> {
+    match dependent_id {
+        None => Ok(Participant {
+            kind: "self",
+            id: actor.id().to_owned(),
+            name: actor.user.nickname.clone(),
+            birth_date: actor.user.birth_date,
+        }),
+        Some(id) => {
+            let child = dependent::Entity::find_by_id(id.to_owned())
+                .one(db)
+                .await?
+                .filter(|d| d.user_id == actor.id())
+                .ok_or_else(|| AppError::field("dependent_id", "not_found"))?;
+            Ok(Participant {
+                kind: "dependent",
+                id: child.id,
+                name: child.name,
+                birth_date: Some(child.birth_date),
+            })
+        }
+    }
+}
+
+/// Age on the first session day, in the community's time zone; inclusive range.
+fn eligible(
+    c: &course::Model,
+    first_session: Option<DateTime<Utc>>,
+    who: &Participant,
+    timezone: &str,
+) -> bool {
+    if c.min_age.is_none() && c.max_age.is_none() {
+        return true;
+    }
+    let (Some(birth), Some(first)) = (who.birth_date, first_session) else {
+        return false;
+    };
+    let age = i32::try_from(age_on(birth, local_date(first, timezone))).unwrap_or(i32::MAX);
+    c.min_age.is_none_or(|min| age >= min) && c.max_age.is_none_or(|max| age <= max)
+}
+
+async fn tell(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    kind: &str,
+    title: String,
+    course: &course::Model,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let event = Notify {
+        recipients: vec![user_id.to_owned()],
+        kind: kind.to_owned(),
+        title,
+        body: course.title.clone(),
+        ref_type: Some("course".to_owned()),
+        ref_id: Some(course.id.clone()),
+        data: Default::default(),
+    };
+    outbox::emit(db, &event, now).await?;
+    Ok(())
+}
+
+pub async fn enroll(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    course_id: &str,
+    input: Enroll,
+    now: DateTime<Utc>,
+) -> Result<EnrollmentView, AppError> {
+    let found = visible(db, actor, course_id).await?;
+    let community = community::find(db, &found.community_id).await?;
+    let settings = crate::community::settings::CommunitySettings::from_json(&community.settings);
+    let who = participant(db, actor, input.dependent_id.as_deref()).await?;
+    let first_session = sessions_of(db, course_id)
+        .await?
+        .first()
+        .map(|s| s.starts_at);
+
+    let txn = write_txn(db).await?;
+    let course = hold(&txn, course_id).await?;
+    match status_at(&course, now) {
+        CourseStatus::Cancelled => {
+            return Err(AppError::conflict(
+                "course_cancelled",
+                "this course was cancelled",
+            ));
+        }
+        CourseStatus::Open => {}
+        _ => {
+            return Err(AppError::conflict(
+                "registration_not_open",
+                "registration for this course is not open",
+            ));
+        }
+    }
+    if !eligible(&course, first_session, &who, &community.timezone) {
+        return Err(AppError::unprocessable(
+            "not_eligible",
+            "the participant's age is outside this course's range",
+        ));
+    }
+    let live_key = format!("{course_id}:{}:{}", who.kind, who.id);
+    let already = enrollment::Entity::find()
+        .filter(enrollment::Column::LiveKey.eq(&live_key))
+        .count(&txn)
+        .await?;
+    if already > 0 {
+        return Err(AppError::conflict(
+            "already_enrolled",
+            "already enrolled or waitlisted in this course",
+        ));
+    }
+    let active = enrollment::Entity::find()
+        .filter(enrollment::Column::ParticipantId.eq(&who.id))
+        .filter(enrollment::Column::CommunityId.eq(&course.community_id))
+        .filter(enrollment::Column::Status.is_in(ACTIVE))
+        .count(&txn)
+        .await?;
+    if active >= u64::from(settings.max_active_enrollments) {
+        return Err(AppError::conflict(
+            "enrollment_limit_reached",
+            "the participant has as many places as allowed",
+        ));
+    }
+    let (status, position) = if course.enrolled_count < course.capacity {
+        course::Entity::update_many()
+            .col_expr(
+                course::Column::EnrolledCount,
+                Expr::col(course::Column::EnrolledCount).add(1),
+            )
+            .filter(course::Column::Id.eq(course_id))
+            .exec(&txn)
+            .await?;
+        ("enrolled", None)
+    } else {
+        if course
+            .waitlist_capacity
+            .is_some_and(|cap| course.waitlist_count >= cap)
+        {
+            return Err(AppError::conflict(
+                "waitlist_full",
+                "the course and its waitlist are full",
+            ));
+        }
+        course::Entity::update_many()
+            .col_expr(
+                course::Column::WaitlistCount,
+                Expr::col(course::Column::WaitlistCount).add(1),
+            )
+            .filter(course::Column::Id.eq(course_id))
+            .exec(&txn)
+            .await?;
+        ("waitlisted", Some(course.waitlist_count + 1))
+    };
+    let created = enrollment::ActiveModel {
+        id: Set(new_id()),
+        course_id: Set(course_id.to_owned()),
+        community_id: Set(course.community_id.clone()),
+        user_id: Set(actor.id().to_owned()),
+        participant_kind: Set(who.kind.to_owned()),
+        participant_id: Set(who.id.clone()),
+        participant_name: Set(who.name.clone()),
+        status: Set(status.to_owned()),
+        waitlist_position: Set(position),
+        live_key: Set(Some(live_key)),
+        created_at: Set(now),
+        cancelled_at: Set(None),
+    }
+    .insert(&txn)
+    .await?;
+    let title = match position {
+        None => format!("{}报名成功", who.name),
+        Some(p) => format!("{}已进入候补，第{p}位", who.name),
+    };
+    tell(
+        &txn,
+        actor.id(),
+        if position.is_none() {
+            "course_enrolled"
+        } else {
+            "course_waitlisted"
+        },
+        title,
+        &course,
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created.into())
+}
+
+/// Cancels an enrollment; a freed seat goes to the first on the waitlist in the same
+/// transaction, and the positions behind close up.
+pub async fn cancel(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    enrollment_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let found = enrollment::Entity::find_by_id(enrollment_id.to_owned())
+        .one(db)
+        .await?
+        .filter(|e| e.user_id == actor.id() || actor.is_staff_of(&e.community_id))
+        .ok_or(AppError::NotFound)?;
+    let txn = write_txn(db).await?;
+    let course = hold(&txn, &found.course_id).await?;
+    let current = enrollment::Entity::find_by_id(enrollment_id.to_owned())
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if current.status == "cancelled" {
+        return Ok(());
+    }
+    enrollment::Entity::update_many()
+        .col_expr(enrollment::Column::Status, Expr::value("cancelled"))
+        .col_expr(
+            enrollment::Column::LiveKey,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            enrollment::Column::WaitlistPosition,
+            Expr::value(Option::<i32>::None),
+        )
+        .col_expr(enrollment::Column::CancelledAt, Expr::value(Some(now)))
+        .filter(enrollment::Column::Id.eq(enrollment_id))
+        .exec(&txn)
+        .await?;
+    match (current.status.as_str(), current.waitlist_position) {
+        ("enrolled", _) => fill_freed_seat(&txn, &course, now).await?,
+        ("waitlisted", Some(position)) => leave_waitlist(&txn, &course.id, position).await?,
+        _ => {}
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Positions behind `position` move up one; the course's waitlist shrinks by one.
+async fn leave_waitlist(
+    txn: &DatabaseTransaction,
+    course_id: &str,
+    position: i32,
+) -> Result<(), AppError> {
+    enrollment::Entity::update_many()
+        .col_expr(
+            enrollment::Column::WaitlistPosition,
+            Expr::col(enrollment::Column::WaitlistPosition).sub(1),
+        )
+        .filter(enrollment::Column::CourseId.eq(course_id))
+        .filter(enrollment::Column::Status.eq("waitlisted"))
+        .filter(enrollment::Column::WaitlistPosition.gt(position))
+        .exec(txn)
+        .await?;
+    course::Entity::update_many()
+        .col_expr(
+            course::Column::WaitlistCount,
+            Expr::col(course::Column::WaitlistCount).sub(1),
+        )
+        .filter(course::Column::Id.eq(course_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+async fn fill_freed_seat(
+    txn: &DatabaseTransaction,
+    course: &course::Model,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let first = enrollment::Entity::find()
+        .filter(enrollment::Column::CourseId.eq(&course.id))
+        .filter(enrollment::Column::Status.eq("waitlisted"))
+        .order_by_asc(enrollment::Column::WaitlistPosition)
+        .one(txn)
+        .await?;
+    let Some(first) = first.filter(|_| course.enrolled_count <= course.capacity) else {
+        course::Entity::update_many()
+            .col_expr(
+                course::Column::EnrolledCount,
+                Expr::col(course::Column::EnrolledCount).sub(1),
+            )
+            .filter(course::Column::Id.eq(&course.id))
+            .exec(txn)
+            .await?;
+        return Ok(());
+    };
+    enrollment::Entity::update_many()
+        .col_expr(enrollment::Column::Status, Expr::value("enrolled"))
+        .col_expr(
+            enrollment::Column::WaitlistPosition,
+            Expr::value(Option::<i32>::None),
+        )
+        .filter(enrollment::Column::Id.eq(&first.id))
+        .exec(txn)
+        .await?;
+    leave_waitlist(txn, &course.id, first.waitlist_position.unwrap_or(1)).await?;
+    tell(
+        txn,
+        &first.user_id,
+        "course_promoted",
+        format!("{}候补转正，报名成功", first.participant_name),
+        course,
+        now,
+    )
+    .await
+}
+
+pub async fn mine(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+) -> Result<Vec<EnrollmentView>, AppError> {
+    Ok(enrollment::Entity::find()
+        .filter(enrollment::Column::UserId.eq(actor.id()))
+        .order_by_desc(enrollment::Column::Id)
+        .limit(200)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(EnrollmentView::from)
+        .collect())
+}
+
+pub async fn roster(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    course_id: &str,
+) -> Result<Roster, AppError> {
+    let found = visible(db, actor, course_id).await?;
+    actor.require_staff_of(&found.community_id)?;
+    let rows = enrollment::Entity::find()
+        .filter(enrollment::Column::CourseId.eq(course_id))
+        .filter(enrollment::Column::Status.is_in(["enrolled", "waitlisted"]))
+        .order_by_asc(enrollment::Column::WaitlistPosition)
+        .order_by_asc(enrollment::Column::Id)
+        .all(db)
+        .await?;
+    let (enrolled, waitlist): (Vec<_>, Vec<_>) =
+        rows.into_iter().partition(|e| e.status == "enrolled");
+    Ok(Roster {
+        enrolled: enrolled.into_iter().map(EnrollmentView::from).collect(),
+        waitlist: waitlist.into_iter().map(EnrollmentView::from).collect(),
+    })
+}

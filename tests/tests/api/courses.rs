@@ -1,0 +1,404 @@
+//! Classes: fair registration, the waitlist, eligibility and isolation.
+use chrono::{Duration, Utc};
+use jobs::Clock;
+use linli_tests::{Session, TestApp, spawn_app};
+use serde_json::{Value, json};
+
+fn course_body(app: &TestApp, capacity: i64) -> Value {
+    let now = app.clock.now();
+    json!({
+        "title": "太极拳", "category": "taichi", "capacity": capacity,
+        "registration_opens_at": now - Duration::hours(1),
+        "registration_closes_at": now + Duration::days(1),
+        "sessions": [{"starts_at": now + Duration::days(2), "ends_at": now + Duration::days(2) + Duration::hours(1)}]
+    })
+}
+
+async fn create_course(app: &TestApp, staff: &Session, body: Value) -> String {
+    let answer = app.post("/courses", Some(&staff.access_token), body).await;
+    answer.assert_status(201)["id"].as_str().unwrap().to_owned()
+}
+
+async fn enroll(app: &TestApp, who: &Session, course: &str, body: Value) -> linli_tests::Answer {
+    app.post(
+        &format!("/courses/{course}/enrollments"),
+        Some(&who.access_token),
+        body,
+    )
+    .await
+}
+
+async fn residents(app: &TestApp, community: &str, prefix: &str, n: usize) -> Vec<Session> {
+    let mut all = Vec::with_capacity(n);
+    for i in 0..n {
+        all.push(app.resident_of(community, &format!("{prefix}-{i}")).await);
+    }
+    all
+}
+
+async fn roster(app: &TestApp, staff: &Session, course: &str) -> Value {
+    app.get(
+        &format!("/courses/{course}/roster"),
+        Some(&staff.access_token),
+    )
+    .await
+    .assert_status(200)
+    .clone()
+}
+
+fn positions(roster: &Value) -> Vec<i64> {
+    roster["waitlist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["waitlist_position"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn seats_then_the_waitlist_and_a_freed_seat_promotes_the_first() {
+    let app = spawn_app().await;
+    let (community, staff) = app.community_with_staff("c1").await;
+    let course = create_course(&app, &staff, course_body(&app, 2)).await;
+    let people = residents(&app, &community, "c1", 4).await;
+    let mut enrollments = Vec::new();
+    for who in &people {
+        enrollments.push(
+            enroll(&app, who, &course, json!({}))
+                .await
+                .assert_status(201)
+                .clone(),
+        );
+    }
+    let statuses: Vec<_> = enrollments
+        .iter()
+        .map(|e| {
+            (
+                e["status"].as_str().unwrap(),
+                e["waitlist_position"].as_i64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("enrolled", None),
+            ("enrolled", None),
+            ("waitlisted", Some(1)),
+            ("waitlisted", Some(2))
+        ]
+    );
+    let read = app
+        .get(&format!("/courses/{course}"), Some(&people[0].access_token))
+        .await;
+    let read = read.assert_status(200).clone();
+    assert_eq!(
+        (
+            read["enrolled_count"].as_i64(),
+            read["waitlist_count"].as_i64(),
+            read["seats_left"].as_i64()
+        ),
+        (Some(2), Some(2), Some(0))
+    );
+    assert_eq!(read["status"], "open");
+
+    app.delete(
+        &format!("/enrollments/{}", enrollments[0]["id"].as_str().unwrap()),
+        Some(&people[0].access_token),
+    )
+    .await
+    .assert_status(204);
+    let after = roster(&app, &staff, &course).await;
+    let enrolled: Vec<_> = after["enrolled"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].clone())
+        .collect();
+    assert!(
+        enrolled.contains(&enrollments[2]["id"]),
+        "the first on the waitlist took the seat"
+    );
+    assert_eq!(positions(&after), [1]);
+    assert_eq!(after["waitlist"][0]["id"], enrollments[3]["id"]);
+    app.drain().await;
+    let kinds: Vec<_> = app
+        .notifications(&people[2])
+        .await
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(kinds.contains(&"course_promoted".to_owned()), "{kinds:?}");
+
+    // Someone else's enrollment is not theirs to cancel.
+    app.delete(
+        &format!("/enrollments/{}", enrollments[3]["id"].as_str().unwrap()),
+        Some(&people[1].access_token),
+    )
+    .await
+    .assert_error(404, "not_found");
+    let mine = app
+        .get("/me/enrollments", Some(&people[3].access_token))
+        .await;
+    assert_eq!(mine.assert_status(200).as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn every_enrollment_rule_has_its_code() {
+    let app = spawn_app().await;
+    let (community, staff) = app.community_with_staff("c2").await;
+    let resident = app.resident_of(&community, "c2-r").await;
+    let now = app.clock.now();
+
+    let mut later = course_body(&app, 5);
+    later["registration_opens_at"] = json!(now + Duration::hours(1));
+    let later = create_course(&app, &staff, later).await;
+    enroll(&app, &resident, &later, json!({}))
+        .await
+        .assert_error(409, "registration_not_open");
+
+    let course = create_course(&app, &staff, course_body(&app, 1)).await;
+    enroll(&app, &resident, &course, json!({}))
+        .await
+        .assert_status(201);
+    enroll(&app, &resident, &course, json!({}))
+        .await
+        .assert_error(409, "already_enrolled");
+
+    let mut no_waitlist = course_body(&app, 1);
+    no_waitlist["waitlist_capacity"] = json!(0);
+    let full = create_course(&app, &staff, no_waitlist).await;
+    let other = app.resident_of(&community, "c2-other").await;
+    enroll(&app, &other, &full, json!({}))
+        .await
+        .assert_status(201);
+    enroll(&app, &resident, &full, json!({}))
+        .await
+        .assert_error(409, "waitlist_full");
+
+    app.patch(
+        &format!("/communities/{community}/settings"),
+        Some(&staff.access_token),
+        json!({"max_active_enrollments": 1}),
+    )
+    .await
+    .assert_status(200);
+    let third = create_course(&app, &staff, course_body(&app, 5)).await;
+    enroll(&app, &resident, &third, json!({}))
+        .await
+        .assert_error(409, "enrollment_limit_reached");
+
+    // Ages: a course for children 5–12; an adult without a birth date, then a child.
+    let mut kids = course_body(&app, 5);
+    kids["min_age"] = json!(5);
+    kids["max_age"] = json!(12);
+    let kids = create_course(&app, &staff, kids).await;
+    enroll(&app, &other, &kids, json!({}))
+        .await
+        .assert_error(422, "not_eligible");
+    let child = app
+        .post(
+            "/me/dependents",
+            Some(&other.access_token),
+            json!({"name": "小明", "birth_date": "2019-01-01", "relation": "child"}),
+        )
+        .await
+        .assert_status(201)["id"]
+        .clone();
+    let kid = enroll(&app, &other, &kids, json!({"dependent_id": child})).await;
+    let kid = kid.assert_status(201).clone();
+    assert_eq!(kid["participant"]["kind"], "dependent");
+    assert_eq!(kid["participant"]["name"], "小明");
+    enroll(&app, &resident, &kids, json!({"dependent_id": child}))
+        .await
+        .assert_error(422, "validation_failed");
+
+    // Registration closes with the clock.
+    app.clock.advance(Duration::days(2));
+    let fresh = app.dev_login("c2-late").await;
+    app.join(&fresh, &community).await;
+    enroll(&app, &fresh, &kids, json!({}))
+        .await
+        .assert_error(409, "registration_not_open");
+    let closed = app
+        .get(&format!("/courses/{kids}"), Some(&fresh.access_token))
+        .await;
+    assert_eq!(closed.assert_status(200)["status"], "closed");
+}
+
+#[tokio::test]
+async fn courses_belong_to_their_community_and_staff_make_them() {
+    let app = spawn_app().await;
+    let (community, staff) = app.community_with_staff("c3").await;
+    let (_, other_staff) = app.community_with_staff("c3-other").await;
+    let resident = app.resident_of(&community, "c3-r").await;
+    app.post(
+        "/courses",
+        Some(&resident.access_token),
+        course_body(&app, 5),
+    )
+    .await
+    .assert_error(403, "forbidden");
+    let course = create_course(&app, &staff, course_body(&app, 5)).await;
+    app.get(
+        &format!("/courses/{course}"),
+        Some(&other_staff.access_token),
+    )
+    .await
+    .assert_error(404, "not_found");
+    enroll(&app, &other_staff, &course, json!({}))
+        .await
+        .assert_error(404, "not_found");
+    let theirs = app.get("/courses", Some(&other_staff.access_token)).await;
+    assert_eq!(theirs.assert_status(200)["items"], json!([]));
+    let ours = app
+        .get("/courses?status=open", Some(&resident.access_token))
+        .await;
+    assert_eq!(
+        ours.assert_status(200)["items"].as_array().unwrap().len(),
+        1
+    );
+    app.get(
+        &format!("/courses/{course}/roster"),
+        Some(&resident.access_token),
+    )
+    .await
+    .assert_error(403, "forbidden");
+
+    let now = Utc::now();
+    for (bad, field) in [
+        (
+            json!({"title": "", "category": "x", "capacity": 1, "registration_opens_at": now, "registration_closes_at": now + Duration::days(1), "sessions": [{"starts_at": now, "ends_at": now + Duration::hours(1)}]}),
+            "title",
+        ),
+        (
+            json!({"title": "x", "category": "x", "capacity": 0, "registration_opens_at": now, "registration_closes_at": now + Duration::days(1), "sessions": [{"starts_at": now, "ends_at": now + Duration::hours(1)}]}),
+            "capacity",
+        ),
+        (
+            json!({"title": "x", "category": "x", "capacity": 1001, "registration_opens_at": now, "registration_closes_at": now + Duration::days(1), "sessions": [{"starts_at": now, "ends_at": now + Duration::hours(1)}]}),
+            "capacity",
+        ),
+        (
+            json!({"title": "x", "category": "x", "capacity": 1, "registration_opens_at": now, "registration_closes_at": now + Duration::days(1), "sessions": []}),
+            "sessions",
+        ),
+        (
+            json!({"title": "x", "category": "x", "capacity": 1, "registration_opens_at": "soon", "registration_closes_at": now, "sessions": []}),
+            "registration_opens_at",
+        ),
+    ] {
+        let answer = app
+            .post("/courses", Some(&staff.access_token), bad.clone())
+            .await;
+        answer.assert_error(422, "validation_failed");
+        assert!(
+            answer.body["error"]["details"].get(field).is_some(),
+            "{field}: {:?}",
+            answer.body
+        );
+    }
+    let backwards = json!({"title": "x", "category": "x", "capacity": 1, "registration_opens_at": now + Duration::days(1), "registration_closes_at": now, "sessions": [{"starts_at": now, "ends_at": now + Duration::hours(1)}]});
+    app.post("/courses", Some(&staff.access_token), backwards)
+        .await
+        .assert_error(422, "validation_failed");
+    app.get("/courses?status=someday", Some(&resident.access_token))
+        .await
+        .assert_error(400, "bad_request");
+}
+
+#[tokio::test]
+async fn five_hundred_simultaneous_enrolments_on_a_hundred_seats() {
+    let app = spawn_app().await;
+    let (community, staff) = app.community_with_staff("c4").await;
+    let course = create_course(&app, &staff, course_body(&app, 100)).await;
+    let people = residents(&app, &community, "c4", 500).await;
+    let rush = people.iter().map(|p| enroll(&app, p, &course, json!({})));
+    let answers = futures_util::future::join_all(rush).await;
+    assert!(
+        answers.iter().all(|a| a.status == 201),
+        "{:?}",
+        answers.iter().find(|a| a.status != 201)
+    );
+    let enrolled = answers
+        .iter()
+        .filter(|a| a.body["status"] == "enrolled")
+        .count();
+    assert_eq!(enrolled, 100);
+    let after = roster(&app, &staff, &course).await;
+    assert_eq!(after["enrolled"].as_array().unwrap().len(), 100);
+    assert_eq!(positions(&after), (1..=400).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn one_user_firing_ten_enrolments_gets_one() {
+    let app = spawn_app().await;
+    let (community, staff) = app.community_with_staff("c5").await;
+    let course = create_course(&app, &staff, course_body(&app, 10)).await;
+    let eager = app.resident_of(&community, "c5-eager").await;
+    let answers =
+        futures_util::future::join_all((0..10).map(|_| enroll(&app, &eager, &course, json!({}))))
+            .await;
+    assert_eq!(answers.iter().filter(|a| a.status == 201).count(), 1);
+    assert!(
+        answers
+            .iter()
+            .filter(|a| a.status != 201)
+            .all(|a| a.code() == "already_enrolled")
+    );
+}
+
+#[tokio::test]
+async fn twenty_simultaneous_cancellations_promote_twenty_in_order() {
+    let app = spawn_app().await;
+    let (community, staff) = app.community_with_staff("c6").await;
+    let course = create_course(&app, &staff, course_body(&app, 20)).await;
+    let people = residents(&app, &community, "c6", 40).await;
+    let mut ids = Vec::new();
+    for who in &people {
+        ids.push(
+            enroll(&app, who, &course, json!({}))
+                .await
+                .assert_status(201)["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let paths: Vec<String> = ids[..20]
+        .iter()
+        .map(|id| format!("/enrollments/{id}"))
+        .collect();
+    let cancels = people[..20]
+        .iter()
+        .zip(&paths)
+        .map(|(who, path)| app.delete(path, Some(&who.access_token)));
+    for answer in futures_util::future::join_all(cancels).await {
+        answer.assert_status(204);
+    }
+    let after = roster(&app, &staff, &course).await;
+    let mut enrolled: Vec<_> = after["enrolled"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    enrolled.sort();
+    let mut expected = ids[20..].to_vec();
+    expected.sort();
+    assert_eq!(
+        enrolled, expected,
+        "the twenty waiting took the twenty seats"
+    );
+    assert!(positions(&after).is_empty());
+    let read = app
+        .get(&format!("/courses/{course}"), Some(&staff.access_token))
+        .await;
+    assert_eq!(
+        (
+            read.body["enrolled_count"].as_i64(),
+            read.body["waitlist_count"].as_i64()
+        ),
+        (Some(20), Some(0))
+    );
+}
