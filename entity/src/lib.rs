@@ -3,6 +3,7 @@ pub mod availability;
 pub mod care_flag;
 pub mod community;
 pub mod course;
+pub mod course_audit;
 pub mod course_session;
 pub mod dependent;
 pub mod enrollment;

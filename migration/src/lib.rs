@@ -6,6 +6,7 @@ mod m20261122_000001_foundation;
 mod m20261123_000001_queues;
 mod m20261123_000002_volunteers_and_wishes;
 mod m20261123_000003_courses;
+mod m20261123_000004_course_audit;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_queues::Migration),
             Box::new(m20261123_000002_volunteers_and_wishes::Migration),
             Box::new(m20261123_000003_courses::Migration),
+            Box::new(m20261123_000004_course_audit::Migration),
         ]
     }
 }

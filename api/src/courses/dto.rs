@@ -207,3 +207,59 @@ pub struct Roster {
     /// In position order.
     pub waitlist: Vec<EnrollmentView>,
 }
+
+/// Only the fields given change. A larger capacity promotes from the waitlist at once.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCourse {
+    #[validate(length(min = 1, max = 40, code = "length"))]
+    pub title: Option<String>,
+    #[validate(length(min = 1, max = 20, code = "length"))]
+    pub category: Option<String>,
+    #[validate(length(max = 1000, code = "length"))]
+    pub description: Option<String>,
+    #[validate(length(max = 40, code = "length"))]
+    pub teacher: Option<String>,
+    #[validate(length(max = 100, code = "length"))]
+    pub location: Option<String>,
+    #[validate(range(min = 1, max = 1000, code = "range"))]
+    pub capacity: Option<i32>,
+    #[validate(range(min = 0, max = 10000, code = "range"))]
+    pub waitlist_capacity: Option<i32>,
+    pub registration_opens_at: Option<DateTime<Utc>>,
+    pub registration_closes_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Promote {
+    /// Why this participant goes ahead of the queue; kept in the audit log.
+    #[validate(length(min = 1, max = 200, code = "length"))]
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: String,
+    pub actor_id: String,
+    /// `edit`, `cancel`, `promote` or `remove`.
+    pub action: String,
+    pub enrollment_id: Option<String>,
+    pub reason: Option<String>,
+    pub detail: String,
+    pub at: DateTime<Utc>,
+}
+
+impl From<entity::course_audit::Model> for AuditEntry {
+    fn from(a: entity::course_audit::Model) -> Self {
+        Self {
+            id: a.id,
+            actor_id: a.actor_id,
+            action: a.action,
+            enrollment_id: a.enrollment_id,
+            reason: a.reason,
+            detail: a.detail,
+            at: a.at,
+        }
+    }
+}

@@ -1,9 +1,12 @@
 //! Course endpoints: create, list, read, enrol, cancel an enrollment, mine, roster.
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpResponse, delete, get, patch, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::{
-    dto::{CourseQuery, CourseView, CreateCourse, Enroll, EnrollmentView, Roster},
+    dto::{
+        AuditEntry, CourseQuery, CourseView, CreateCourse, Enroll, EnrollmentView, Promote, Roster,
+        UpdateCourse,
+    },
     service,
 };
 use crate::{
@@ -20,7 +23,96 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(enroll)
         .service(cancel_enrollment)
         .service(my_enrollments)
-        .service(roster);
+        .service(roster)
+        .service(update_course)
+        .service(cancel_course)
+        .service(promote)
+        .service(audit_log);
+}
+
+/// Change a course (staff); a larger capacity promotes from the waitlist at once, and the
+/// participants are told.
+#[utoipa::path(
+    tag = "courses",
+    params(("id" = String, Path)),
+    request_body = UpdateCourse,
+    responses(
+        (status = 200, body = CourseView),
+        (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "`course_cancelled`, `capacity_below_enrolled`", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/courses/{id}")]
+async fn update_course(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    id: web::Path<String>,
+    body: Json<UpdateCourse>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(service::update(&state.db, &me, &id, body.0, state.now()).await?))
+}
+
+/// Cancel a course (staff): every enrollment is cancelled and everyone told.
+#[utoipa::path(
+    tag = "courses",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = CourseView),
+        (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "`course_cancelled`", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/courses/{id}/cancel")]
+async fn cancel_course(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(service::cancel_course(&state.db, &me, &id, state.now()).await?))
+}
+
+/// Seat a waitlisted participant now, ahead of the queue (staff, with a reason for the audit log).
+#[utoipa::path(
+    tag = "courses",
+    params(("id" = String, Path)),
+    request_body = Promote,
+    responses(
+        (status = 200, body = EnrollmentView),
+        (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "`invalid_state`: not waitlisted", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/enrollments/{id}/promote")]
+async fn promote(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    id: web::Path<String>,
+    body: Json<Promote>,
+) -> Result<HttpResponse, AppError> {
+    let reason = body.0.reason.trim().to_owned();
+    Ok(HttpResponse::Ok().json(service::promote(&state.db, &me, &id, reason, state.now()).await?))
+}
+
+/// Every staff action on the course: who, when, what, why.
+#[utoipa::path(
+    tag = "courses",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Vec<AuditEntry>), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = []))
+)]
+#[get("/courses/{id}/audit")]
+async fn audit_log(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(service::audit_log(&state.db, &me, &id).await?))
 }
 
 /// Create a course in the caller's community (staff).

@@ -2,7 +2,7 @@
 //! course (SQLite `BEGIN IMMEDIATE`; PostgreSQL `SELECT … FOR UPDATE`), so seats go in commit
 //! order, never beyond capacity, and a freed seat is filled before the answer.
 use chrono::{DateTime, Utc};
-use entity::{course, course_session, dependent, enrollment};
+use entity::{course, course_audit, course_session, dependent, enrollment};
 use jobs::{notify::Notify, outbox};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
@@ -11,7 +11,8 @@ use sea_orm::{
 };
 
 use super::dto::{
-    CourseQuery, CourseStatus, CourseView, CreateCourse, Enroll, EnrollmentView, Roster, status_at,
+    AuditEntry, CourseQuery, CourseStatus, CourseView, CreateCourse, Enroll, EnrollmentView,
+    Roster, UpdateCourse, status_at,
 };
 use crate::{
     auth::CurrentUser,
@@ -415,6 +416,22 @@ pub async fn cancel(
         .filter(enrollment::Column::Id.eq(enrollment_id))
         .exec(&txn)
         .await?;
+    if current.user_id != actor.id() {
+        let detail = format!("removed {} ({})", current.participant_name, current.status);
+        audit(
+            &txn,
+            &course.id,
+            actor,
+            AuditLine {
+                action: "remove",
+                enrollment_id: Some(enrollment_id),
+                reason: None,
+                detail,
+            },
+            now,
+        )
+        .await?;
+    }
     match (current.status.as_str(), current.waitlist_position) {
         ("enrolled", _) => fill_freed_seat(&txn, &course, now).await?,
         ("waitlisted", Some(position)) => leave_waitlist(&txn, &course.id, position).await?,
@@ -451,47 +468,25 @@ async fn leave_waitlist(
     Ok(())
 }
 
+/// A seat was freed: the first on the waitlist takes it, unless staff promotions already put
+/// the course over capacity.
 async fn fill_freed_seat(
     txn: &DatabaseTransaction,
     course: &course::Model,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let first = enrollment::Entity::find()
-        .filter(enrollment::Column::CourseId.eq(&course.id))
-        .filter(enrollment::Column::Status.eq("waitlisted"))
-        .order_by_asc(enrollment::Column::WaitlistPosition)
-        .one(txn)
-        .await?;
-    let Some(first) = first.filter(|_| course.enrolled_count <= course.capacity) else {
-        course::Entity::update_many()
-            .col_expr(
-                course::Column::EnrolledCount,
-                Expr::col(course::Column::EnrolledCount).sub(1),
-            )
-            .filter(course::Column::Id.eq(&course.id))
-            .exec(txn)
-            .await?;
-        return Ok(());
-    };
-    enrollment::Entity::update_many()
-        .col_expr(enrollment::Column::Status, Expr::value("enrolled"))
+    course::Entity::update_many()
         .col_expr(
-            enrollment::Column::WaitlistPosition,
-            Expr::value(Option::<i32>::None),
+            course::Column::EnrolledCount,
+            Expr::col(course::Column::EnrolledCount).sub(1),
         )
-        .filter(enrollment::Column::Id.eq(&first.id))
+        .filter(course::Column::Id.eq(&course.id))
         .exec(txn)
         .await?;
-    leave_waitlist(txn, &course.id, first.waitlist_position.unwrap_or(1)).await?;
-    tell(
-        txn,
-        &first.user_id,
-        "course_promoted",
-        format!("{}候补转正，报名成功", first.participant_name),
-        course,
-        now,
-    )
-    .await
+    if course.enrolled_count <= course.capacity {
+        promote_first(txn, course, now).await?;
+    }
+    Ok(())
 }
 
 pub async fn mine(
@@ -529,4 +524,354 @@ pub async fn roster(
         enrolled: enrolled.into_iter().map(EnrollmentView::from).collect(),
         waitlist: waitlist.into_iter().map(EnrollmentView::from).collect(),
     })
+}
+
+/// What a staff action did, for the course's audit log.
+struct AuditLine<'a> {
+    action: &'a str,
+    enrollment_id: Option<&'a str>,
+    reason: Option<String>,
+    detail: String,
+}
+
+/// One line in the course's audit log, in the caller's transaction.
+async fn audit(
+    db: &impl ConnectionTrait,
+    course_id: &str,
+    actor: &CurrentUser,
+    line: AuditLine<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    course_audit::ActiveModel {
+        id: Set(new_id()),
+        course_id: Set(course_id.to_owned()),
+        actor_id: Set(actor.id().to_owned()),
+        action: Set(line.action.to_owned()),
+        enrollment_id: Set(line.enrollment_id.map(str::to_owned)),
+        reason: Set(line.reason),
+        detail: Set(line.detail),
+        at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The users behind the course's live enrollments (parents for children), once each.
+async fn participants_of(
+    db: &impl ConnectionTrait,
+    course_id: &str,
+) -> Result<Vec<String>, AppError> {
+    let mut users: Vec<String> = enrollment::Entity::find()
+        .filter(enrollment::Column::CourseId.eq(course_id))
+        .filter(enrollment::Column::Status.is_in(ACTIVE))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|e| e.user_id)
+        .collect();
+    users.sort();
+    users.dedup();
+    Ok(users)
+}
+
+async fn tell_all(
+    db: &impl ConnectionTrait,
+    users: Vec<String>,
+    kind: &str,
+    title: &str,
+    course: &course::Model,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let event = Notify {
+        recipients: users,
+        kind: kind.to_owned(),
+        title: title.to_owned(),
+        body: course.title.clone(),
+        ref_type: Some("course".to_owned()),
+        ref_id: Some(course.id.clone()),
+        data: Default::default(),
+    };
+    outbox::emit(db, &event, now).await?;
+    Ok(())
+}
+
+pub async fn update(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    id: &str,
+    patch: UpdateCourse,
+    now: DateTime<Utc>,
+) -> Result<CourseView, AppError> {
+    let found = visible(db, actor, id).await?;
+    actor.require_staff_of(&found.community_id)?;
+    let txn = write_txn(db).await?;
+    let course = hold(&txn, id).await?;
+    if course.cancelled_at.is_some() {
+        return Err(AppError::conflict(
+            "course_cancelled",
+            "this course was cancelled",
+        ));
+    }
+    if patch.capacity.is_some_and(|c| c < course.enrolled_count) {
+        return Err(AppError::conflict(
+            "capacity_below_enrolled",
+            "more participants are enrolled than that capacity",
+        ));
+    }
+    let opens = patch
+        .registration_opens_at
+        .unwrap_or(course.registration_opens_at);
+    let closes = patch
+        .registration_closes_at
+        .unwrap_or(course.registration_closes_at);
+    if closes <= opens {
+        return Err(AppError::field(
+            "registration_closes_at",
+            "registration_window",
+        ));
+    }
+    let mut changed = Vec::new();
+    let mut active: course::ActiveModel = course.clone().into();
+    // `plain` fields take the value; `optional` ones are nullable columns.
+    macro_rules! apply {
+        (plain: $($p:ident),*; optional: $($o:ident),*) => {
+            $( if let Some(value) = patch.$p { changed.push(stringify!($p)); active.$p = Set(value); } )*
+            $( if let Some(value) = patch.$o { changed.push(stringify!($o)); active.$o = Set(Some(value)); } )*
+        };
+    }
+    apply!(
+        plain: title, category, capacity, registration_opens_at, registration_closes_at;
+        optional: description, teacher, location, waitlist_capacity
+    );
+    let updated = active.update(&txn).await?;
+    // A larger capacity seats the first on the waitlist, as many as the new seats.
+    let mut seats = Ord::max(updated.capacity - updated.enrolled_count, 0);
+    while seats > 0 {
+        let held = hold(&txn, id).await?;
+        if !promote_first(&txn, &held, now).await? {
+            break;
+        }
+        seats -= 1;
+    }
+    audit(
+        &txn,
+        id,
+        actor,
+        AuditLine {
+            action: "edit",
+            enrollment_id: None,
+            reason: None,
+            detail: format!("changed {}", changed.join(", ")),
+        },
+        now,
+    )
+    .await?;
+    let everyone = participants_of(&txn, id).await?;
+    tell_all(
+        &txn,
+        everyone,
+        "course_changed",
+        "课程信息有变动",
+        &updated,
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    get(db, actor, id, now).await
+}
+
+/// Seats the first waitlisted participant (the freed or added seat is already counted free);
+/// false when nobody waits.
+async fn promote_first(
+    txn: &DatabaseTransaction,
+    course: &course::Model,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let first = enrollment::Entity::find()
+        .filter(enrollment::Column::CourseId.eq(&course.id))
+        .filter(enrollment::Column::Status.eq("waitlisted"))
+        .order_by_asc(enrollment::Column::WaitlistPosition)
+        .one(txn)
+        .await?;
+    let Some(first) = first else {
+        return Ok(false);
+    };
+    seat(txn, course, &first, now).await?;
+    Ok(true)
+}
+
+/// Moves a waitlisted enrollment to a seat: one more enrolled, the waitlist closes up.
+async fn seat(
+    txn: &DatabaseTransaction,
+    course: &course::Model,
+    waiting: &enrollment::Model,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    enrollment::Entity::update_many()
+        .col_expr(enrollment::Column::Status, Expr::value("enrolled"))
+        .col_expr(
+            enrollment::Column::WaitlistPosition,
+            Expr::value(Option::<i32>::None),
+        )
+        .filter(enrollment::Column::Id.eq(&waiting.id))
+        .exec(txn)
+        .await?;
+    course::Entity::update_many()
+        .col_expr(
+            course::Column::EnrolledCount,
+            Expr::col(course::Column::EnrolledCount).add(1),
+        )
+        .filter(course::Column::Id.eq(&course.id))
+        .exec(txn)
+        .await?;
+    leave_waitlist(txn, &course.id, waiting.waitlist_position.unwrap_or(1)).await?;
+    tell(
+        txn,
+        &waiting.user_id,
+        "course_promoted",
+        format!("{}候补转正，报名成功", waiting.participant_name),
+        course,
+        now,
+    )
+    .await
+}
+
+/// Cancels the course: every enrollment ends and everyone is told.
+pub async fn cancel_course(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<CourseView, AppError> {
+    let found = visible(db, actor, id).await?;
+    actor.require_staff_of(&found.community_id)?;
+    let txn = write_txn(db).await?;
+    let course = hold(&txn, id).await?;
+    if course.cancelled_at.is_some() {
+        return Err(AppError::conflict(
+            "course_cancelled",
+            "this course was already cancelled",
+        ));
+    }
+    let everyone = participants_of(&txn, id).await?;
+    enrollment::Entity::update_many()
+        .col_expr(enrollment::Column::Status, Expr::value("cancelled"))
+        .col_expr(
+            enrollment::Column::LiveKey,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            enrollment::Column::WaitlistPosition,
+            Expr::value(Option::<i32>::None),
+        )
+        .col_expr(enrollment::Column::CancelledAt, Expr::value(Some(now)))
+        .filter(enrollment::Column::CourseId.eq(id))
+        .filter(enrollment::Column::Status.is_in(ACTIVE))
+        .exec(&txn)
+        .await?;
+    course::Entity::update_many()
+        .col_expr(course::Column::CancelledAt, Expr::value(Some(now)))
+        .col_expr(course::Column::EnrolledCount, Expr::value(0))
+        .col_expr(course::Column::WaitlistCount, Expr::value(0))
+        .filter(course::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    audit(
+        &txn,
+        id,
+        actor,
+        AuditLine {
+            action: "cancel",
+            enrollment_id: None,
+            reason: None,
+            detail: format!("cancelled; {} people told", everyone.len()),
+        },
+        now,
+    )
+    .await?;
+    tell_all(
+        &txn,
+        everyone,
+        "course_cancelled",
+        "课程已取消",
+        &course,
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    get(db, actor, id, now).await
+}
+
+/// Staff seat a waitlisted participant ahead of the queue, beyond capacity if need be.
+pub async fn promote(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    enrollment_id: &str,
+    reason: String,
+    now: DateTime<Utc>,
+) -> Result<EnrollmentView, AppError> {
+    let found = enrollment::Entity::find_by_id(enrollment_id.to_owned())
+        .one(db)
+        .await?
+        .filter(|e| actor.belongs_to(&e.community_id))
+        .ok_or(AppError::NotFound)?;
+    actor.require_staff_of(&found.community_id)?;
+    let txn = write_txn(db).await?;
+    let course = hold(&txn, &found.course_id).await?;
+    let current = enrollment::Entity::find_by_id(enrollment_id.to_owned())
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if current.status != "waitlisted" {
+        return Err(AppError::conflict(
+            "invalid_state",
+            "only a waitlisted participant can be promoted",
+        ));
+    }
+    seat(&txn, &course, &current, now).await?;
+    let detail = format!(
+        "promoted {} from waitlist position {}",
+        current.participant_name,
+        current.waitlist_position.unwrap_or(0)
+    );
+    audit(
+        &txn,
+        &course.id,
+        actor,
+        AuditLine {
+            action: "promote",
+            enrollment_id: Some(enrollment_id),
+            reason: Some(reason),
+            detail,
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    let promoted = enrollment::Entity::find_by_id(enrollment_id.to_owned())
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(promoted.into())
+}
+
+pub async fn audit_log(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    course_id: &str,
+) -> Result<Vec<AuditEntry>, AppError> {
+    let found = visible(db, actor, course_id).await?;
+    actor.require_staff_of(&found.community_id)?;
+    Ok(course_audit::Entity::find()
+        .filter(course_audit::Column::CourseId.eq(course_id))
+        .order_by_asc(course_audit::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(AuditEntry::from)
+        .collect())
 }

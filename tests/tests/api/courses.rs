@@ -402,3 +402,148 @@ async fn twenty_simultaneous_cancellations_promote_twenty_in_order() {
         (Some(20), Some(0))
     );
 }
+
+#[tokio::test]
+async fn staff_edit_promote_remove_and_cancel_and_every_action_is_audited() {
+    let app = spawn_app().await;
+    let (community, staff) = app.community_with_staff("c7").await;
+    let course = create_course(&app, &staff, course_body(&app, 1)).await;
+    let people = residents(&app, &community, "c7", 5).await;
+    let mut ids = Vec::new();
+    for who in &people {
+        ids.push(
+            enroll(&app, who, &course, json!({}))
+                .await
+                .assert_status(201)["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let token = Some(staff.access_token.as_str());
+
+    // Two more seats: the first two waiting get them.
+    let edited = app
+        .patch(
+            &format!("/courses/{course}"),
+            token,
+            json!({"capacity": 3, "location": "活动室"}),
+        )
+        .await;
+    let edited = edited.assert_status(200).clone();
+    assert_eq!(
+        (
+            edited["enrolled_count"].as_i64(),
+            edited["waitlist_count"].as_i64()
+        ),
+        (Some(3), Some(2))
+    );
+    let after = roster(&app, &staff, &course).await;
+    assert_eq!(positions(&after), [1, 2]);
+    assert_eq!(after["waitlist"][0]["id"], json!(ids[3]));
+    app.patch(&format!("/courses/{course}"), token, json!({"capacity": 2}))
+        .await
+        .assert_error(409, "capacity_below_enrolled");
+
+    // A staff promotion takes a seat beyond capacity and needs a reason.
+    app.post(
+        &format!("/enrollments/{}/promote", ids[4]),
+        token,
+        json!({}),
+    )
+    .await
+    .assert_error(422, "validation_failed");
+    app.post(
+        &format!("/enrollments/{}/promote", ids[0]),
+        token,
+        json!({"reason": "x"}),
+    )
+    .await
+    .assert_error(409, "invalid_state");
+    let promoted = app
+        .post(
+            &format!("/enrollments/{}/promote", ids[4]),
+            token,
+            json!({"reason": "行动不便的独居老人"}),
+        )
+        .await;
+    assert_eq!(promoted.assert_status(200)["status"], "enrolled");
+    let after = roster(&app, &staff, &course).await;
+    assert_eq!(after["enrolled"].as_array().unwrap().len(), 4);
+    assert_eq!(positions(&after), [1]);
+    app.post(
+        &format!("/enrollments/{}/promote", ids[3]),
+        Some(&people[0].access_token),
+        json!({"reason": "x"}),
+    )
+    .await
+    .assert_error(403, "forbidden");
+
+    // Over capacity, a freed seat is not refilled until the course is back under it.
+    app.delete(&format!("/enrollments/{}", ids[0]), token)
+        .await
+        .assert_status(204);
+    let after = roster(&app, &staff, &course).await;
+    assert_eq!(
+        (
+            after["enrolled"].as_array().unwrap().len(),
+            positions(&after)
+        ),
+        (3, vec![1])
+    );
+
+    let cancelled = app
+        .post(&format!("/courses/{course}/cancel"), token, json!({}))
+        .await;
+    assert_eq!(cancelled.assert_status(200)["status"], "cancelled");
+    app.post(&format!("/courses/{course}/cancel"), token, json!({}))
+        .await
+        .assert_error(409, "course_cancelled");
+    enroll(&app, &people[0], &course, json!({}))
+        .await
+        .assert_error(409, "course_cancelled");
+    let mine = app
+        .get("/me/enrollments", Some(&people[1].access_token))
+        .await;
+    assert!(
+        mine.assert_status(200)
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["status"] == "cancelled")
+    );
+
+    let log = app.get(&format!("/courses/{course}/audit"), token).await;
+    let actions: Vec<_> = log
+        .assert_status(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(actions, ["edit", "promote", "remove", "cancel"]);
+    assert_eq!(log.body[1]["reason"], "行动不便的独居老人");
+    assert_eq!(log.body[1]["actor_id"], json!(staff.user_id));
+    app.get(
+        &format!("/courses/{course}/audit"),
+        Some(&people[1].access_token),
+    )
+    .await
+    .assert_error(403, "forbidden");
+
+    app.drain().await;
+    let kinds: Vec<_> = app
+        .notifications(&people[2])
+        .await
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap().to_owned())
+        .collect();
+    for kind in [
+        "course_waitlisted",
+        "course_promoted",
+        "course_changed",
+        "course_cancelled",
+    ] {
+        assert!(kinds.contains(&kind.to_owned()), "{kind} in {kinds:?}");
+    }
+}
