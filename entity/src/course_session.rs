@@ -9,6 +9,9 @@ pub struct Model {
     pub course_id: String,
     pub starts_at: DateTimeUtc,
     pub ends_at: DateTimeUtc,
+    /// The code staff show at the door, while it lasts.
+    pub check_in_code: Option<String>,
+    pub check_in_expires_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

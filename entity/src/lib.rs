@@ -1,4 +1,5 @@
 //! Sea-orm entities: one module per table, plain data, no logic.
+pub mod attendance;
 pub mod availability;
 pub mod care_flag;
 pub mod community;

@@ -7,6 +7,7 @@ mod m20261123_000001_queues;
 mod m20261123_000002_volunteers_and_wishes;
 mod m20261123_000003_courses;
 mod m20261123_000004_course_audit;
+mod m20261123_000005_attendance;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_volunteers_and_wishes::Migration),
             Box::new(m20261123_000003_courses::Migration),
             Box::new(m20261123_000004_course_audit::Migration),
+            Box::new(m20261123_000005_attendance::Migration),
         ]
     }
 }

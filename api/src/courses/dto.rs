@@ -263,3 +263,39 @@ impl From<entity::course_audit::Model> for AuditEntry {
         }
     }
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckInCode {
+    /// Six digits to show at the door.
+    pub code: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckIn {
+    #[validate(length(min = 6, max = 6, code = "length"))]
+    pub code: String,
+    /// Check in only this child; by default every enrolled participant of the caller.
+    #[validate(length(min = 1, max = 64, code = "length"))]
+    pub dependent_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttendanceView {
+    pub session_id: String,
+    pub enrollment_id: String,
+    pub participant_name: String,
+    pub checked_in_at: DateTime<Utc>,
+}
+
+impl From<entity::attendance::Model> for AttendanceView {
+    fn from(a: entity::attendance::Model) -> Self {
+        Self {
+            session_id: a.session_id,
+            enrollment_id: a.enrollment_id,
+            participant_name: a.participant_name,
+            checked_in_at: a.checked_in_at,
+        }
+    }
+}

@@ -3,9 +3,10 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::{
+    attendance,
     dto::{
-        AuditEntry, CourseQuery, CourseView, CreateCourse, Enroll, EnrollmentView, Promote, Roster,
-        UpdateCourse,
+        AttendanceView, AuditEntry, CheckIn, CheckInCode, CourseQuery, CourseView, CreateCourse,
+        Enroll, EnrollmentView, Promote, Roster, UpdateCourse,
     },
     service,
 };
@@ -27,7 +28,66 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(update_course)
         .service(cancel_course)
         .service(promote)
-        .service(audit_log);
+        .service(audit_log)
+        .service(check_in_code)
+        .service(check_in)
+        .service(course_attendance);
+}
+
+/// A fresh code for the session, good for 15 minutes, to show at the door (staff).
+#[utoipa::path(
+    tag = "courses",
+    params(("id" = String, Path, description = "session id")),
+    responses((status = 200, body = CheckInCode), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = []))
+)]
+#[post("/course-sessions/{id}/check-in-code")]
+async fn check_in_code(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(attendance::new_code(&state.db, &me, &id, state.now()).await?))
+}
+
+/// Check in with the code at the door: the caller's enrolled participants (or one child).
+#[utoipa::path(
+    tag = "courses",
+    params(("id" = String, Path, description = "session id")),
+    request_body = CheckIn,
+    responses(
+        (status = 200, body = Vec<AttendanceView>),
+        (status = 403, description = "`not_enrolled`", body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 422, description = "`check_in_code_invalid`, `validation_failed`", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/course-sessions/{id}/check-in")]
+async fn check_in(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    id: web::Path<String>,
+    body: Json<CheckIn>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok()
+        .json(attendance::check_in(&state.db, &me, &id, body.0, state.now()).await?))
+}
+
+/// Who checked in to which session of the course (staff).
+#[utoipa::path(
+    tag = "courses",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Vec<AttendanceView>), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = []))
+)]
+#[get("/courses/{id}/attendance")]
+async fn course_attendance(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(attendance::of_course(&state.db, &me, &id).await?))
 }
 
 /// Change a course (staff); a larger capacity promotes from the waitlist at once, and the

@@ -40,7 +40,7 @@ async fn sessions_of(
 }
 
 /// A course of the caller's community (staff of it see theirs too); 404 otherwise.
-async fn visible(
+pub(super) async fn visible(
     db: &impl ConnectionTrait,
     actor: &CurrentUser,
     id: &str,
@@ -107,6 +107,8 @@ pub async fn create(
                 course_id: Set(created.id.clone()),
                 starts_at: Set(s.starts_at),
                 ends_at: Set(s.ends_at),
+                check_in_code: Set(None),
+                check_in_expires_at: Set(None),
             }
             .insert(&txn)
             .await?,

@@ -547,3 +547,76 @@ async fn staff_edit_promote_remove_and_cancel_and_every_action_is_audited() {
         assert!(kinds.contains(&kind.to_owned()), "{kind} in {kinds:?}");
     }
 }
+
+#[tokio::test]
+async fn participants_check_in_with_the_code_at_the_door() {
+    let app = spawn_app().await;
+    let (community, staff) = app.community_with_staff("c8").await;
+    let course = create_course(&app, &staff, course_body(&app, 1)).await;
+    let elder = app.resident_of(&community, "c8-elder").await;
+    let waiting = app.resident_of(&community, "c8-waiting").await;
+    enroll(&app, &elder, &course, json!({}))
+        .await
+        .assert_status(201);
+    enroll(&app, &waiting, &course, json!({}))
+        .await
+        .assert_status(201);
+    let read = app
+        .get(&format!("/courses/{course}"), Some(&staff.access_token))
+        .await;
+    let session = read.assert_status(200)["sessions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    app.post(
+        &format!("/course-sessions/{session}/check-in-code"),
+        Some(&elder.access_token),
+        json!({}),
+    )
+    .await
+    .assert_error(403, "forbidden");
+    let code = app
+        .post(
+            &format!("/course-sessions/{session}/check-in-code"),
+            Some(&staff.access_token),
+            json!({}),
+        )
+        .await;
+    let code = code.assert_status(200)["code"].as_str().unwrap().to_owned();
+    assert_eq!(code.len(), 6);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+
+    let path = format!("/course-sessions/{session}/check-in");
+    app.post(&path, Some(&elder.access_token), json!({"code": wrong}))
+        .await
+        .assert_error(422, "check_in_code_invalid");
+    app.post(&path, Some(&waiting.access_token), json!({"code": code}))
+        .await
+        .assert_error(403, "not_enrolled");
+    let checked = app
+        .post(&path, Some(&elder.access_token), json!({"code": code}))
+        .await;
+    assert_eq!(checked.assert_status(200).as_array().unwrap().len(), 1);
+    app.post(&path, Some(&elder.access_token), json!({"code": code}))
+        .await
+        .assert_status(200);
+
+    let attendance = app
+        .get(
+            &format!("/courses/{course}/attendance"),
+            Some(&staff.access_token),
+        )
+        .await;
+    assert_eq!(
+        attendance.assert_status(200).as_array().unwrap().len(),
+        1,
+        "checked in once"
+    );
+
+    app.clock.advance(Duration::minutes(16));
+    let elder = app.dev_login("c8-elder").await;
+    app.post(&path, Some(&elder.access_token), json!({"code": code}))
+        .await
+        .assert_error(422, "check_in_code_invalid");
+}

@@ -1,0 +1,128 @@
+//! Check-in at the door: staff show a short-lived code per session; enrolled participants (or
+//! their parents) check in with it; staff see attendance per course.
+use chrono::{DateTime, Duration, Utc};
+use entity::{attendance, course_session, enrollment};
+use rand::Rng;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    sea_query::OnConflict,
+};
+
+use super::{
+    dto::{AttendanceView, CheckIn, CheckInCode},
+    service::visible,
+};
+use crate::{auth::CurrentUser, error::AppError, state::new_id};
+
+/// How long a code shown at the door stays good.
+const CODE_MINUTES: i64 = 15;
+
+async fn session_of(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    id: &str,
+) -> Result<(course_session::Model, entity::course::Model), AppError> {
+    let session = course_session::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let course = visible(db, actor, &session.course_id).await?;
+    Ok((session, course))
+}
+
+pub async fn new_code(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    session_id: &str,
+    now: DateTime<Utc>,
+) -> Result<CheckInCode, AppError> {
+    let (session, course) = session_of(db, actor, session_id).await?;
+    actor.require_staff_of(&course.community_id)?;
+    let code = format!("{:06}", rand::rng().random_range(0..1_000_000));
+    let expires_at = now + Duration::minutes(CODE_MINUTES);
+    let mut active: course_session::ActiveModel = session.into();
+    active.check_in_code = Set(Some(code.clone()));
+    active.check_in_expires_at = Set(Some(expires_at));
+    active.update(db).await?;
+    Ok(CheckInCode { code, expires_at })
+}
+
+pub async fn check_in(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    session_id: &str,
+    input: CheckIn,
+    now: DateTime<Utc>,
+) -> Result<Vec<AttendanceView>, AppError> {
+    let (session, course) = session_of(db, actor, session_id).await?;
+    let valid = session.check_in_code.as_deref() == Some(input.code.as_str())
+        && session.check_in_expires_at.is_some_and(|at| now < at);
+    if !valid {
+        return Err(AppError::unprocessable(
+            "check_in_code_invalid",
+            "the code is wrong or has expired",
+        ));
+    }
+    let mut mine = enrollment::Entity::find()
+        .filter(enrollment::Column::CourseId.eq(&course.id))
+        .filter(enrollment::Column::UserId.eq(actor.id()))
+        .filter(enrollment::Column::Status.eq("enrolled"));
+    if let Some(child) = input.dependent_id.as_deref() {
+        mine = mine.filter(enrollment::Column::ParticipantId.eq(child));
+    }
+    let mine = mine.all(db).await?;
+    if mine.is_empty() {
+        return Err(AppError::ForbiddenCode {
+            code: "not_enrolled",
+            message: "only enrolled participants can check in",
+        });
+    }
+    for e in &mine {
+        // Checking in twice keeps the first time.
+        attendance::Entity::insert(attendance::ActiveModel {
+            id: Set(new_id()),
+            session_id: Set(session.id.clone()),
+            course_id: Set(course.id.clone()),
+            enrollment_id: Set(e.id.clone()),
+            participant_name: Set(e.participant_name.clone()),
+            checked_in_by: Set(actor.id().to_owned()),
+            checked_in_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                attendance::Column::SessionId,
+                attendance::Column::EnrollmentId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    }
+    let ids: Vec<String> = mine.into_iter().map(|e| e.id).collect();
+    Ok(attendance::Entity::find()
+        .filter(attendance::Column::SessionId.eq(&session.id))
+        .filter(attendance::Column::EnrollmentId.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(AttendanceView::from)
+        .collect())
+}
+
+pub async fn of_course(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    course_id: &str,
+) -> Result<Vec<AttendanceView>, AppError> {
+    let course = visible(db, actor, course_id).await?;
+    actor.require_staff_of(&course.community_id)?;
+    Ok(attendance::Entity::find()
+        .filter(attendance::Column::CourseId.eq(course_id))
+        .order_by_asc(attendance::Column::CheckedInAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(AttendanceView::from)
+        .collect())
+}
