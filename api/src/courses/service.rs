@@ -240,17 +240,7 @@ async fn tell(
     course: &course::Model,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let event = Notify {
-        recipients: vec![user_id.to_owned()],
-        kind: kind.to_owned(),
-        title,
-        body: course.title.clone(),
-        ref_type: Some("course".to_owned()),
-        ref_id: Some(course.id.clone()),
-        data: Default::default(),
-    };
-    outbox::emit(db, &event, now).await?;
-    Ok(())
+    tell_all(db, vec![user_id.to_owned()], kind, &title, course, now).await
 }
 
 pub async fn enroll(
@@ -404,17 +394,7 @@ pub async fn cancel(
     if current.status == "cancelled" {
         return Ok(());
     }
-    enrollment::Entity::update_many()
-        .col_expr(enrollment::Column::Status, Expr::value("cancelled"))
-        .col_expr(
-            enrollment::Column::LiveKey,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            enrollment::Column::WaitlistPosition,
-            Expr::value(Option::<i32>::None),
-        )
-        .col_expr(enrollment::Column::CancelledAt, Expr::value(Some(now)))
+    ended(now)
         .filter(enrollment::Column::Id.eq(enrollment_id))
         .exec(&txn)
         .await?;
@@ -441,6 +421,21 @@ pub async fn cancel(
     }
     txn.commit().await?;
     Ok(())
+}
+
+/// An update that ends enrollments: cancelled, out of line, its live key freed for a new one.
+fn ended(now: DateTime<Utc>) -> sea_orm::UpdateMany<enrollment::Entity> {
+    enrollment::Entity::update_many()
+        .col_expr(enrollment::Column::Status, Expr::value("cancelled"))
+        .col_expr(
+            enrollment::Column::LiveKey,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            enrollment::Column::WaitlistPosition,
+            Expr::value(Option::<i32>::None),
+        )
+        .col_expr(enrollment::Column::CancelledAt, Expr::value(Some(now)))
 }
 
 /// Positions behind `position` move up one; the course's waitlist shrinks by one.
@@ -760,17 +755,7 @@ pub async fn cancel_course(
         ));
     }
     let everyone = participants_of(&txn, id).await?;
-    enrollment::Entity::update_many()
-        .col_expr(enrollment::Column::Status, Expr::value("cancelled"))
-        .col_expr(
-            enrollment::Column::LiveKey,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            enrollment::Column::WaitlistPosition,
-            Expr::value(Option::<i32>::None),
-        )
-        .col_expr(enrollment::Column::CancelledAt, Expr::value(Some(now)))
+    ended(now)
         .filter(enrollment::Column::CourseId.eq(id))
         .filter(enrollment::Column::Status.is_in(ACTIVE))
         .exec(&txn)

@@ -178,7 +178,7 @@ async fn an_idempotency_key_answers_the_first_answer_again() {
 }
 
 #[tokio::test]
-async fn failed_requests_do_not_spend_an_idempotency_key() {
+async fn a_refused_request_gets_the_same_answer_again_under_its_key() {
     let app = spawn_app().await;
     let me = app.dev_login("m-2").await;
     let send = |body: Value| {
@@ -190,7 +190,7 @@ async fn failed_requests_do_not_spend_an_idempotency_key() {
     };
     let bad = app.send(send(json!({"name": ""}))).await;
     bad.assert_error(422, "validation_failed");
-    // The same key with the same bad body gives the same answer; with a good one it is refused.
+    // A 4xx is an answer like any other: the same key and body get it again.
     let bad_again = app.send(send(json!({"name": ""}))).await;
     assert_eq!(
         bad_again.body["error"]["details"],
