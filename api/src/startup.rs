@@ -83,34 +83,56 @@ pub fn start_jobs(state: &AppState) -> Runtime {
     Runtime::start(state.jobs.clone(), housekeeping(state.db.clone()))
 }
 
+/// A housekeeping task on the database, run every `every` (zero: on every tick, for tasks whose
+/// due work is one index lookup away).
+fn periodic<F, Fut, T, E>(
+    name: &'static str,
+    every: chrono::Duration,
+    db: &sea_orm::DatabaseConnection,
+    task: F,
+) -> Periodic
+where
+    F: Fn(sea_orm::DatabaseConnection, chrono::DateTime<chrono::Utc>) -> Fut
+        + Send
+        + Sync
+        + Copy
+        + 'static,
+    Fut: std::future::Future<Output = Result<T, E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    let db = db.clone();
+    Periodic {
+        name,
+        every,
+        run: Box::new(move |_ctx, now| {
+            let db = db.clone();
+            Box::pin(async move {
+                if let Err(err) = task(db, now).await {
+                    tracing::warn!(task = name, error = %err, "housekeeping task failed");
+                }
+            })
+        }),
+    }
+}
+
 fn housekeeping(db: sea_orm::DatabaseConnection) -> Vec<Periodic> {
-    let claims_db = db.clone();
+    let (tick, ten_minutes) = (chrono::Duration::zero(), chrono::Duration::minutes(10));
     vec![
-        Periodic {
-            name: "expire_wish_claims",
-            // Every tick: the deadlines are in the database, the query is one index lookup.
-            every: chrono::Duration::zero(),
-            run: Box::new(move |_ctx, now| {
-                let db = claims_db.clone();
-                Box::pin(async move {
-                    if let Err(err) = wishes::service::expire_claims(&db, now).await {
-                        tracing::warn!(error = %err, "could not expire wish claims");
-                    }
-                })
-            }),
-        },
-        Periodic {
-            name: "purge_idempotency_keys",
-            every: chrono::Duration::minutes(10),
-            run: Box::new(move |_ctx, now| {
-                let db = db.clone();
-                Box::pin(async move {
-                    if let Err(err) = idempotency::purge_expired(&db, now).await {
-                        tracing::warn!(error = %err, "could not purge idempotency keys");
-                    }
-                })
-            }),
-        },
+        periodic("draw_lotteries", tick, &db, |db, now| async move {
+            courses::lottery::draw_due(&db, now).await
+        }),
+        periodic("remind_course_sessions", tick, &db, |db, now| async move {
+            courses::reminders::send_due(&db, now).await
+        }),
+        periodic("expire_wish_claims", tick, &db, |db, now| async move {
+            wishes::service::expire_claims(&db, now).await
+        }),
+        periodic(
+            "purge_idempotency_keys",
+            ten_minutes,
+            &db,
+            |db, now| async move { idempotency::purge_expired(&db, now).await },
+        ),
         Periodic {
             name: "queue_gauges",
             every: chrono::Duration::seconds(15),

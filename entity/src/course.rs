@@ -24,6 +24,9 @@ pub struct Model {
     pub registration_opens_at: DateTimeUtc,
     pub registration_closes_at: DateTimeUtc,
     pub cancelled_at: Option<DateTimeUtc>,
+    /// A lottery's seed (decimal u64), recorded with the draw.
+    pub draw_seed: Option<String>,
+    pub drawn_at: Option<DateTimeUtc>,
     pub created_by: String,
     pub created_at: DateTimeUtc,
 }

@@ -12,6 +12,10 @@ pub struct Model {
     /// The code staff show at the door, while it lasts.
     pub check_in_code: Option<String>,
     pub check_in_expires_at: Option<DateTimeUtc>,
+    /// When participants are reminded (`course_reminder_minutes` before the start).
+    pub remind_at: Option<DateTimeUtc>,
+    /// Set once, by whichever scheduler sent the reminder.
+    pub reminded_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -20,6 +20,10 @@ pub struct Model {
     /// `course:kind:participant` while not cancelled, null after: a unique index allows one
     /// live enrollment per participant and course.
     pub live_key: Option<String>,
+    /// A lottery applicant's place in the drawn order (1-based).
+    pub draw_rank: Option<i32>,
+    /// What the draw gave: `enrolled`, `waitlisted` or `not_drawn`.
+    pub draw_result: Option<String>,
     pub created_at: DateTimeUtc,
     pub cancelled_at: Option<DateTimeUtc>,
 }

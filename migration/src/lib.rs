@@ -8,6 +8,7 @@ mod m20261123_000002_volunteers_and_wishes;
 mod m20261123_000003_courses;
 mod m20261123_000004_course_audit;
 mod m20261123_000005_attendance;
+mod m20261124_000001_course_lottery_and_reminders;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_courses::Migration),
             Box::new(m20261123_000004_course_audit::Migration),
             Box::new(m20261123_000005_attendance::Migration),
+            Box::new(m20261124_000001_course_lottery_and_reminders::Migration),
         ]
     }
 }

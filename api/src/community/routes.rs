@@ -106,7 +106,7 @@ async fn update_settings(
 ) -> Result<HttpResponse, AppError> {
     service::find(&state.db, &id).await?;
     user.require_staff_of(&id)?;
-    let community = service::update_settings(&state.db, &id, body.0).await?;
+    let community = service::update_settings(&state.db, &id, body.0, state.now()).await?;
     Ok(HttpResponse::Ok().json(CommunityView::from(community)))
 }
 

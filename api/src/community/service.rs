@@ -64,17 +64,27 @@ pub async fn settings_of(
     Ok(CommunitySettings::from_json(&find(db, id).await?.settings))
 }
 
+/// Applies the patch; work already scheduled by a changed setting (session reminders) moves.
 pub async fn update_settings(
-    db: &impl ConnectionTrait,
+    db: &sea_orm::DatabaseConnection,
     id: &str,
     patch: SettingsPatch,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<community::Model, AppError> {
-    let found = find(db, id).await?;
-    let mut settings = CommunitySettings::from_json(&found.settings);
+    let txn = crate::db::write_txn(db).await?;
+    let found = find(&txn, id).await?;
+    let before = CommunitySettings::from_json(&found.settings);
+    let mut settings = before.clone();
     patch.apply(&mut settings);
     let mut active: community::ActiveModel = found.into();
     active.settings = Set(settings.to_json());
-    Ok(active.update(db).await?)
+    let updated = active.update(&txn).await?;
+    if settings.course_reminder_minutes != before.course_reminder_minutes {
+        crate::courses::reminders::reschedule(&txn, id, settings.course_reminder_minutes, now)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(updated)
 }
 
 async fn node_in(

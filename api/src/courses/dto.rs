@@ -36,6 +36,9 @@ pub struct CreateCourse {
     /// Left out: no limit.
     #[validate(range(min = 0, max = 10000, code = "range"))]
     pub waitlist_capacity: Option<i32>,
+    /// `first_come` (the default) or `lottery`.
+    #[serde(default)]
+    pub allocation: Allocation,
     pub registration_opens_at: DateTime<Utc>,
     pub registration_closes_at: DateTime<Utc>,
     /// At least one.
@@ -56,6 +59,24 @@ fn consistent_course(c: &CreateCourse) -> Result<(), ValidationError> {
         return Err(ValidationError::new("session_times"));
     }
     Ok(())
+}
+
+/// How seats go: in commit order, or by one draw at the close of registration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Allocation {
+    #[default]
+    FirstCome,
+    Lottery,
+}
+
+impl Allocation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FirstCome => "first_come",
+            Self::Lottery => "lottery",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -114,7 +135,7 @@ pub struct CourseView {
     pub registration_opens_at: DateTime<Utc>,
     pub registration_closes_at: DateTime<Utc>,
     pub status: CourseStatus,
-    /// `first_come`.
+    /// `first_come` or `lottery`.
     pub allocation: String,
     pub sessions: Vec<SessionView>,
 }
@@ -178,7 +199,7 @@ pub struct EnrollmentView {
     pub id: String,
     pub course_id: String,
     pub participant: ParticipantView,
-    /// `enrolled`, `waitlisted` or `cancelled`.
+    /// `applied` (a lottery course before its draw), `enrolled`, `waitlisted` or `cancelled`.
     pub status: String,
     pub waitlist_position: Option<i32>,
     pub created_at: DateTime<Utc>,
@@ -298,4 +319,34 @@ impl From<entity::attendance::Model> for AttendanceView {
             checked_in_at: a.checked_in_at,
         }
     }
+}
+
+/// One applicant of a lottery, in drawn order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DrawnApplicant {
+    /// 1-based place in the drawn order.
+    pub rank: i32,
+    pub enrollment_id: String,
+    pub participant: ParticipantView,
+    /// What the draw gave: `enrolled`, `waitlisted` or `not_drawn` (beyond the waitlist).
+    pub result: String,
+    /// The enrollment's status now (it may have been cancelled or promoted since).
+    pub status: String,
+}
+
+/// A lottery course's draw, with what anyone needs to replay it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DrawView {
+    pub course_id: String,
+    /// The recorded seed, a decimal u64 (a string: it exceeds JavaScript's safe integers).
+    pub seed: String,
+    pub drawn_at: DateTime<Utc>,
+    /// How to replay it: the applicants sorted by `enrollment_id` are shuffled by Fisher–Yates
+    /// (from the last place down) with SplitMix64 seeded by `seed`, unbiased by rejection.
+    pub method: String,
+    pub seats: i32,
+    pub applicants: Vec<DrawnApplicant>,
+    pub enrolled: usize,
+    pub waitlisted: usize,
+    pub not_drawn: usize,
 }

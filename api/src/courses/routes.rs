@@ -6,9 +6,9 @@ use super::{
     attendance,
     dto::{
         AttendanceView, AuditEntry, CheckIn, CheckInCode, CourseQuery, CourseView, CreateCourse,
-        Enroll, EnrollmentView, Promote, Roster, UpdateCourse,
+        DrawView, Enroll, EnrollmentView, Promote, Roster, UpdateCourse,
     },
-    service,
+    lottery, service,
 };
 use crate::{
     auth::CurrentUser,
@@ -29,6 +29,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(cancel_course)
         .service(promote)
         .service(audit_log)
+        .service(draw)
         .service(check_in_code)
         .service(check_in)
         .service(course_attendance);
@@ -157,6 +158,28 @@ async fn promote(
 ) -> Result<HttpResponse, AppError> {
     let reason = body.0.reason.trim().to_owned();
     Ok(HttpResponse::Ok().json(service::promote(&state.db, &me, &id, reason, state.now()).await?))
+}
+
+/// A lottery course's draw (staff): the seed, the applicants in drawn order, what each got, and
+/// how to replay it.
+#[utoipa::path(
+    tag = "courses",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = DrawView),
+        (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "`not_a_lottery`, `not_drawn_yet`", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/courses/{id}/draw")]
+async fn draw(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(lottery::show(&state.db, &me, &id).await?))
 }
 
 /// Every staff action on the course: who, when, what, why.

@@ -10,9 +10,12 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 
-use super::dto::{
-    AuditEntry, CourseQuery, CourseStatus, CourseView, CreateCourse, Enroll, EnrollmentView,
-    Roster, UpdateCourse, status_at,
+use super::{
+    dto::{
+        AuditEntry, CourseQuery, CourseStatus, CourseView, CreateCourse, Enroll, EnrollmentView,
+        Roster, UpdateCourse, status_at,
+    },
+    reminders,
 };
 use crate::{
     auth::CurrentUser,
@@ -56,7 +59,7 @@ pub(super) async fn visible(
 }
 
 /// Holds the course for the rest of the transaction (SQLite's IMMEDIATE already does).
-async fn hold(txn: &DatabaseTransaction, id: &str) -> Result<course::Model, AppError> {
+pub(super) async fn hold(txn: &DatabaseTransaction, id: &str) -> Result<course::Model, AppError> {
     let mut select = course::Entity::find_by_id(id.to_owned());
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         select = select.lock_exclusive();
@@ -75,6 +78,9 @@ pub async fn create(
         .ok_or_else(|| AppError::conflict("not_in_community", "join a community first"))?
         .to_owned();
     actor.require_staff_of(&community_id)?;
+    let reminder_minutes = community::settings_of(db, &community_id)
+        .await?
+        .course_reminder_minutes;
     let txn = write_txn(db).await?;
     let created = course::ActiveModel {
         id: Set(new_id()),
@@ -90,10 +96,12 @@ pub async fn create(
         waitlist_capacity: Set(input.waitlist_capacity),
         enrolled_count: Set(0),
         waitlist_count: Set(0),
-        allocation: Set("first_come".to_owned()),
+        allocation: Set(input.allocation.as_str().to_owned()),
         registration_opens_at: Set(input.registration_opens_at),
         registration_closes_at: Set(input.registration_closes_at),
         cancelled_at: Set(None),
+        draw_seed: Set(None),
+        drawn_at: Set(None),
         created_by: Set(actor.id().to_owned()),
         created_at: Set(now),
     }
@@ -109,6 +117,8 @@ pub async fn create(
                 ends_at: Set(s.ends_at),
                 check_in_code: Set(None),
                 check_in_expires_at: Set(None),
+                remind_at: Set(Some(reminders::remind_at(s.starts_at, reminder_minutes))),
+                reminded_at: Set(None),
             }
             .insert(&txn)
             .await?,
@@ -305,7 +315,10 @@ pub async fn enroll(
             "the participant has as many places as allowed",
         ));
     }
-    let (status, position) = if course.enrolled_count < course.capacity {
+    let (status, position) = if course.allocation == "lottery" {
+        // Seats wait for the draw at the close: no race for faster thumbs.
+        ("applied", None)
+    } else if course.enrolled_count < course.capacity {
         course::Entity::update_many()
             .col_expr(
                 course::Column::EnrolledCount,
@@ -346,28 +359,22 @@ pub async fn enroll(
         status: Set(status.to_owned()),
         waitlist_position: Set(position),
         live_key: Set(Some(live_key)),
+        draw_rank: Set(None),
+        draw_result: Set(None),
         created_at: Set(now),
         cancelled_at: Set(None),
     }
     .insert(&txn)
     .await?;
-    let title = match position {
-        None => format!("{}报名成功", who.name),
-        Some(p) => format!("{}已进入候补，第{p}位", who.name),
+    let (kind, title) = match (status, position) {
+        ("applied", _) => ("course_applied", format!("{}已报名，截止后抽签", who.name)),
+        (_, None) => ("course_enrolled", format!("{}报名成功", who.name)),
+        (_, Some(p)) => (
+            "course_waitlisted",
+            format!("{}已进入候补，第{p}位", who.name),
+        ),
     };
-    tell(
-        &txn,
-        actor.id(),
-        if position.is_none() {
-            "course_enrolled"
-        } else {
-            "course_waitlisted"
-        },
-        title,
-        &course,
-        now,
-    )
-    .await?;
+    tell(&txn, actor.id(), kind, title, &course, now).await?;
     txn.commit().await?;
     Ok(created.into())
 }

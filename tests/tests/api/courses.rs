@@ -620,3 +620,261 @@ async fn participants_check_in_with_the_code_at_the_door() {
         .await
         .assert_error(422, "check_in_code_invalid");
 }
+
+fn lottery_body(app: &TestApp, capacity: i64, waitlist: i64) -> Value {
+    let mut body = course_body(app, capacity);
+    body["allocation"] = json!("lottery");
+    body["waitlist_capacity"] = json!(waitlist);
+    body
+}
+
+async fn the_draw(app: &TestApp, staff: &Session, course: &str) -> linli_tests::Answer {
+    app.get(
+        &format!("/courses/{course}/draw"),
+        Some(&staff.access_token),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_lottery_draw_fills_exactly_the_seats_and_replays_from_its_seed() {
+    let app = spawn_app().await;
+    let (community, staff) = app.community_with_staff("c9").await;
+    let course = create_course(&app, &staff, lottery_body(&app, 3, 2)).await;
+    let first_come = create_course(&app, &staff, course_body(&app, 3)).await;
+    let people = residents(&app, &community, "c9", 7).await;
+    for who in &people {
+        let applied = enroll(&app, who, &course, json!({})).await;
+        let applied = applied.assert_status(201);
+        assert_eq!(
+            (&applied["status"], &applied["waitlist_position"]),
+            (&json!("applied"), &Value::Null)
+        );
+    }
+    enroll(&app, &people[0], &course, json!({}))
+        .await
+        .assert_error(409, "already_enrolled");
+    let read = app
+        .get(&format!("/courses/{course}"), Some(&people[0].access_token))
+        .await;
+    let read = read.assert_status(200);
+    assert_eq!(
+        (&read["allocation"], &read["enrolled_count"]),
+        (&json!("lottery"), &json!(0)),
+        "no seat goes before the draw"
+    );
+    the_draw(&app, &staff, &course)
+        .await
+        .assert_error(409, "not_drawn_yet");
+    the_draw(&app, &staff, &first_come)
+        .await
+        .assert_error(409, "not_a_lottery");
+
+    // Registration closes: the scheduler draws by itself.
+    app.clock.advance(Duration::days(1) + Duration::minutes(1));
+    let staff = app.dev_login("staff-of-c9").await;
+    app.eventually(10, "the draw", || async {
+        the_draw(&app, &staff, &course).await.status == 200
+    })
+    .await;
+    let draw = the_draw(&app, &staff, &course).await.body;
+    assert_eq!(
+        (&draw["enrolled"], &draw["waitlisted"], &draw["not_drawn"]),
+        (&json!(3), &json!(2), &json!(2))
+    );
+    let applicants = draw["applicants"].as_array().unwrap();
+    let results: Vec<_> = applicants.iter().map(|a| a["result"].clone()).collect();
+    assert_eq!(
+        results,
+        [
+            "enrolled",
+            "enrolled",
+            "enrolled",
+            "waitlisted",
+            "waitlisted",
+            "not_drawn",
+            "not_drawn"
+        ]
+    );
+    let ranks: Vec<_> = applicants
+        .iter()
+        .map(|a| a["rank"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ranks, [1, 2, 3, 4, 5, 6, 7]);
+
+    // Anyone can replay it from the seed and the applicants.
+    let seed: u64 = draw["seed"].as_str().unwrap().parse().unwrap();
+    let drawn: Vec<String> = applicants
+        .iter()
+        .map(|a| a["enrollment_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        linli_api::courses::lottery::drawn_order(seed, &drawn),
+        drawn
+    );
+
+    let after = roster(&app, &staff, &course).await;
+    assert_eq!(after["enrolled"].as_array().unwrap().len(), 3);
+    assert_eq!(positions(&after), [1, 2]);
+    assert_eq!(after["waitlist"][0]["id"], applicants[3]["enrollment_id"]);
+
+    // Drawn once: later ticks change nothing.
+    app.clock.advance(Duration::minutes(5));
+    let staff = app.dev_login("staff-of-c9").await;
+    app.drain().await;
+    let again = the_draw(&app, &staff, &course).await;
+    assert_eq!(again.assert_status(200)["seed"], draw["seed"]);
+    assert_eq!(again.body["drawn_at"], draw["drawn_at"]);
+
+    // Everyone is told what they got.
+    for applicant in applicants {
+        let openid = format!("c9-{}", people_index(&people, applicant));
+        let who = app.dev_login(&openid).await;
+        let kinds: Vec<_> = app
+            .notifications(&who)
+            .await
+            .iter()
+            .map(|n| n["kind"].as_str().unwrap().to_owned())
+            .collect();
+        let expected = match applicant["result"].as_str().unwrap() {
+            "enrolled" => "course_enrolled",
+            "waitlisted" => "course_waitlisted",
+            _ => "course_not_drawn",
+        };
+        assert!(
+            kinds.contains(&expected.to_owned()),
+            "{expected} in {kinds:?}"
+        );
+    }
+
+    // After the draw the waitlist moves as usual.
+    let seated = applicants[0]["enrollment_id"].as_str().unwrap();
+    app.delete(&format!("/enrollments/{seated}"), Some(&staff.access_token))
+        .await
+        .assert_status(204);
+    let after = roster(&app, &staff, &course).await;
+    assert_eq!(positions(&after), [1]);
+    assert!(
+        after["enrolled"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == applicants[3]["enrollment_id"])
+    );
+}
+
+fn people_index(people: &[Session], applicant: &Value) -> usize {
+    let participant = applicant["participant"]["id"].as_str().unwrap();
+    people
+        .iter()
+        .position(|p| p.user_id == participant)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn enrolled_participants_are_reminded_once_before_every_session() {
+    let app = spawn_app().await;
+    let (community, staff) = app.community_with_staff("c10").await;
+    let now = app.clock.now();
+    let first = now + Duration::hours(3);
+    let second = now + Duration::days(1) + Duration::hours(3);
+    let mut body = course_body(&app, 3);
+    body["sessions"] = json!([
+        {"starts_at": first, "ends_at": first + Duration::hours(1)},
+        {"starts_at": second, "ends_at": second + Duration::hours(1)},
+    ]);
+    let course = create_course(&app, &staff, body).await;
+    let elder = app.resident_of(&community, "c10-elder").await;
+    let parent = app.resident_of(&community, "c10-parent").await;
+    let waiting = app.resident_of(&community, "c10-waiting").await;
+    let child = app
+        .post(
+            "/me/dependents",
+            Some(&parent.access_token),
+            json!({"name": "小红", "birth_date": "2018-05-01", "relation": "child"}),
+        )
+        .await
+        .assert_status(201)["id"]
+        .clone();
+    enroll(&app, &elder, &course, json!({}))
+        .await
+        .assert_status(201);
+    enroll(&app, &parent, &course, json!({}))
+        .await
+        .assert_status(201);
+    enroll(&app, &parent, &course, json!({"dependent_id": child}))
+        .await
+        .assert_status(201);
+    assert_eq!(
+        enroll(&app, &waiting, &course, json!({}))
+            .await
+            .assert_status(201)["status"],
+        "waitlisted"
+    );
+
+    // Logs in afresh each time: the clock moves past access tokens' lifetime.
+    let reminders = |openid: &'static str| {
+        let app = &app;
+        async move {
+            let who = app.dev_login(openid).await;
+            app.notifications(&who)
+                .await
+                .into_iter()
+                .filter(|n| n["kind"] == "course_reminder")
+                .count()
+        }
+    };
+    // 121 minutes before the first session: not yet.
+    app.clock.advance(Duration::minutes(59));
+    app.drain().await;
+    assert_eq!(reminders("c10-elder").await, 0);
+
+    // 120 minutes before: the elder and the parent (once, for two places) are reminded.
+    app.clock.advance(Duration::minutes(2));
+    app.eventually(10, "the first reminders", || async {
+        reminders("c10-elder").await == 1 && reminders("c10-parent").await == 1
+    })
+    .await;
+    // Racing schedulers on other instances find nothing left to send.
+    let db = &app.state.db;
+    let later = app.clock.now();
+    let (a, b) = tokio::join!(
+        linli_api::courses::reminders::send_due(db, later),
+        linli_api::courses::reminders::send_due(db, later)
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 0);
+    app.drain().await;
+    assert_eq!(
+        (reminders("c10-elder").await, reminders("c10-parent").await),
+        (1, 1)
+    );
+    assert_eq!(
+        reminders("c10-waiting").await,
+        0,
+        "the waitlist is not reminded"
+    );
+
+    // The community now reminds 30 minutes before: the second session's reminder moves.
+    let staff = app.dev_login("staff-of-c10").await;
+    app.patch(
+        &format!("/communities/{community}/settings"),
+        Some(&staff.access_token),
+        json!({"course_reminder_minutes": 30}),
+    )
+    .await
+    .assert_status(200);
+    app.clock.advance(Duration::days(1) + Duration::minutes(59));
+    app.drain().await;
+    assert_eq!(
+        reminders("c10-elder").await,
+        1,
+        "not 120 minutes before any more"
+    );
+    app.clock.advance(Duration::minutes(31));
+    app.eventually(10, "the second reminder", || async {
+        reminders("c10-elder").await == 2
+    })
+    .await;
+    app.drain().await;
+    assert_eq!(reminders("c10-parent").await, 2);
+}
