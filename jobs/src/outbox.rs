@@ -5,7 +5,7 @@ use std::{fmt, str::FromStr};
 
 use chrono::{DateTime, Utc};
 use entity::outbox;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
 use serde::{Serialize, de::DeserializeOwned};
 
 /// One stream per queue, each with its own consumers, so a backlog in one never delays another.
@@ -76,7 +76,8 @@ pub async fn emit_raw(
     payload: &str,
     now: DateTime<Utc>,
 ) -> Result<i64, DbErr> {
-    let row = outbox::ActiveModel {
+    // Insert only: the id comes back with the insert, no read of the row afterwards.
+    let inserted = outbox::Entity::insert(outbox::ActiveModel {
         queue: Set(queue.as_str().to_owned()),
         kind: Set(kind.to_owned()),
         payload: Set(payload.to_owned()),
@@ -88,8 +89,8 @@ pub async fn emit_raw(
         attempts: Set(0),
         last_error: Set(None),
         ..Default::default()
-    }
-    .insert(db)
+    })
+    .exec(db)
     .await?;
-    Ok(row.id)
+    Ok(inserted.last_insert_id)
 }

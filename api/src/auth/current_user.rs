@@ -4,7 +4,10 @@ use std::{future::Future, pin::Pin};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use entity::{login_session, role_grant, user};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect,
+    sea_query::{Expr, Query},
+};
 
 use super::roles::Role;
 use crate::{error::AppError, state::AppState};
@@ -104,6 +107,40 @@ pub fn roles_of(user: &user::Model, grants: &[role_grant::Model]) -> Vec<Role> {
     roles
 }
 
+/// The user with their grants, if the login `session_id` is theirs and not revoked. Every
+/// request pays for this, so it is one query.
+async fn live_user(
+    db: &impl sea_orm::ConnectionTrait,
+    user_id: &str,
+    session_id: &str,
+) -> Result<Option<(user::Model, Vec<role_grant::Model>)>, sea_orm::DbErr> {
+    let live_session = Query::select()
+        .expr(Expr::val(1))
+        .from(login_session::Entity)
+        .and_where(login_session::Column::Id.eq(session_id))
+        .and_where(login_session::Column::UserId.eq(user_id))
+        .and_where(login_session::Column::RevokedAt.is_null())
+        .to_owned();
+    let with_grants = user::Entity::belongs_to(role_grant::Entity)
+        .from(user::Column::Id)
+        .to(role_grant::Column::UserId);
+    let rows = user::Entity::find_by_id(user_id.to_owned())
+        .filter(Expr::exists(live_session))
+        .select_also(role_grant::Entity)
+        .join(JoinType::LeftJoin, with_grants.into())
+        .all(db)
+        .await?;
+    let mut rows = rows.into_iter();
+    let Some((user, first)) = rows.next() else {
+        return Ok(None);
+    };
+    let grants = first
+        .into_iter()
+        .chain(rows.filter_map(|(_, g)| g))
+        .collect();
+    Ok(Some((user, grants)))
+}
+
 pub async fn grants_of(
     db: &impl sea_orm::ConnectionTrait,
     user_id: &str,
@@ -135,19 +172,12 @@ impl FromRequest for CurrentUser {
                 .jwt
                 .verify(&token, state.now().timestamp())
                 .ok_or(AppError::Unauthorized)?;
-            let session = login_session::Entity::find_by_id(claims.sid.clone())
-                .one(&state.db)
-                .await?
-                .filter(|s| s.revoked_at.is_none() && s.user_id == claims.sub)
-                .ok_or(AppError::Unauthorized)?;
-            let user = user::Entity::find_by_id(claims.sub.clone())
-                .one(&state.db)
+            let (user, grants) = live_user(&state.db, &claims.sub, &claims.sid)
                 .await?
                 .ok_or(AppError::Unauthorized)?;
-            let grants = grants_of(&state.db, &user.id).await?;
             Ok(CurrentUser {
                 user,
-                session_id: session.id,
+                session_id: claims.sid,
                 grants,
             })
         })

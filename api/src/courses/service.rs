@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use entity::{course, course_audit, course_session, dependent, enrollment};
 use jobs::{notify::Notify, outbox};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -42,6 +42,27 @@ async fn sessions_of(
         .await?)
 }
 
+/// The sessions of several courses in one query, by course, each in time order.
+async fn sessions_of_all(
+    db: &impl ConnectionTrait,
+    course_ids: impl IntoIterator<Item = String>,
+) -> Result<std::collections::HashMap<String, Vec<course_session::Model>>, AppError> {
+    let mut by_course: std::collections::HashMap<String, Vec<course_session::Model>> =
+        Default::default();
+    let rows = course_session::Entity::find()
+        .filter(course_session::Column::CourseId.is_in(course_ids))
+        .order_by_asc(course_session::Column::StartsAt)
+        .all(db)
+        .await?;
+    for session in rows {
+        by_course
+            .entry(session.course_id.clone())
+            .or_default()
+            .push(session);
+    }
+    Ok(by_course)
+}
+
 /// A course of the caller's community (staff of it see theirs too); 404 otherwise.
 pub(super) async fn visible(
     db: &impl ConnectionTrait,
@@ -56,6 +77,29 @@ pub(super) async fn visible(
                 || actor.is_staff_of(&c.community_id)
         })
         .ok_or(AppError::NotFound)
+}
+
+/// `visible`, with the course's community read in the same query.
+async fn visible_with_community(
+    db: &impl ConnectionTrait,
+    actor: &CurrentUser,
+    id: &str,
+) -> Result<(course::Model, entity::community::Model), AppError> {
+    let of_community = course::Entity::belongs_to(entity::community::Entity)
+        .from(course::Column::CommunityId)
+        .to(entity::community::Column::Id);
+    let (found, community) = course::Entity::find_by_id(id.to_owned())
+        .select_also(entity::community::Entity)
+        .join(JoinType::InnerJoin, of_community.into())
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let seen = actor.community_id() == Some(found.community_id.as_str())
+        || actor.is_staff_of(&found.community_id);
+    match (seen, community) {
+        (true, Some(community)) => Ok((found, community)),
+        _ => Err(AppError::NotFound),
+    }
 }
 
 /// Holds the course for the rest of the transaction (SQLite's IMMEDIATE already does).
@@ -178,11 +222,15 @@ pub async fn list(
     }
     let rows = select.limit(limit + 1).all(db).await?;
     let page = Page::from_rows(rows, limit, |c| c.id.clone(), |c| c);
-    let mut items = Vec::with_capacity(page.items.len());
-    for c in page.items {
-        let sessions = sessions_of(db, &c.id).await?;
-        items.push(CourseView::new(c, sessions, now));
-    }
+    let mut sessions = sessions_of_all(db, page.items.iter().map(|c| c.id.clone())).await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|c| {
+            let own = sessions.remove(&c.id).unwrap_or_default();
+            CourseView::new(c, own, now)
+        })
+        .collect();
     Ok(Page {
         items,
         next_cursor: page.next_cursor,
@@ -253,6 +301,10 @@ async fn tell(
     tell_all(db, vec![user_id.to_owned()], kind, &title, course, now).await
 }
 
+/// Enrols the caller or a dependent. The rules that do not depend on other enrolments are
+/// checked before the transaction; inside it, the participant's places are counted and the seat
+/// (or waitlist place) is taken by a conditional update, so the course row is held only for the
+/// update and the two inserts.
 pub async fn enroll(
     db: &DatabaseConnection,
     actor: &CurrentUser,
@@ -260,112 +312,74 @@ pub async fn enroll(
     input: Enroll,
     now: DateTime<Utc>,
 ) -> Result<EnrollmentView, AppError> {
-    let found = visible(db, actor, course_id).await?;
-    let community = community::find(db, &found.community_id).await?;
+    let (found, community) = visible_with_community(db, actor, course_id).await?;
+    refuse_unless_open(&found, now)?;
     let settings = crate::community::settings::CommunitySettings::from_json(&community.settings);
     let who = participant(db, actor, input.dependent_id.as_deref()).await?;
-    let first_session = sessions_of(db, course_id)
-        .await?
-        .first()
-        .map(|s| s.starts_at);
+    if found.min_age.is_some() || found.max_age.is_some() {
+        let first_session = sessions_of(db, course_id)
+            .await?
+            .first()
+            .map(|s| s.starts_at);
+        if !eligible(&found, first_session, &who, &community.timezone) {
+            return Err(AppError::unprocessable(
+                "not_eligible",
+                "the participant's age is outside this course's range",
+            ));
+        }
+    }
 
     let txn = write_txn(db).await?;
-    let course = hold(&txn, course_id).await?;
-    match status_at(&course, now) {
-        CourseStatus::Cancelled => {
-            return Err(AppError::conflict(
-                "course_cancelled",
-                "this course was cancelled",
-            ));
-        }
-        CourseStatus::Open => {}
-        _ => {
-            return Err(AppError::conflict(
-                "registration_not_open",
-                "registration for this course is not open",
-            ));
-        }
-    }
-    if !eligible(&course, first_session, &who, &community.timezone) {
-        return Err(AppError::unprocessable(
-            "not_eligible",
-            "the participant's age is outside this course's range",
-        ));
-    }
-    let live_key = format!("{course_id}:{}:{}", who.kind, who.id);
-    let already = enrollment::Entity::find()
-        .filter(enrollment::Column::LiveKey.eq(&live_key))
-        .count(&txn)
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        // One participant's enrolments in different courses, one at a time (the limit).
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            [who.id.clone().into()],
+        ))
         .await?;
-    if already > 0 {
+    }
+    let places: Vec<String> = enrollment::Entity::find()
+        .select_only()
+        .column(enrollment::Column::CourseId)
+        .filter(enrollment::Column::ParticipantId.eq(&who.id))
+        .filter(enrollment::Column::CommunityId.eq(&found.community_id))
+        .filter(enrollment::Column::Status.is_in(ACTIVE))
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    if places.iter().any(|c| c == course_id) {
         return Err(AppError::conflict(
             "already_enrolled",
             "already enrolled or waitlisted in this course",
         ));
     }
-    let active = enrollment::Entity::find()
-        .filter(enrollment::Column::ParticipantId.eq(&who.id))
-        .filter(enrollment::Column::CommunityId.eq(&course.community_id))
-        .filter(enrollment::Column::Status.is_in(ACTIVE))
-        .count(&txn)
-        .await?;
-    if active >= u64::from(settings.max_active_enrollments) {
+    if places.len() as u64 >= u64::from(settings.max_active_enrollments) {
         return Err(AppError::conflict(
             "enrollment_limit_reached",
             "the participant has as many places as allowed",
         ));
     }
-    let (status, position) = if course.allocation == "lottery" {
-        // Seats wait for the draw at the close: no race for faster thumbs.
-        ("applied", None)
-    } else if course.enrolled_count < course.capacity {
-        course::Entity::update_many()
-            .col_expr(
-                course::Column::EnrolledCount,
-                Expr::col(course::Column::EnrolledCount).add(1),
-            )
-            .filter(course::Column::Id.eq(course_id))
-            .exec(&txn)
-            .await?;
-        ("enrolled", None)
-    } else {
-        if course
-            .waitlist_capacity
-            .is_some_and(|cap| course.waitlist_count >= cap)
-        {
-            return Err(AppError::conflict(
-                "waitlist_full",
-                "the course and its waitlist are full",
-            ));
-        }
-        course::Entity::update_many()
-            .col_expr(
-                course::Column::WaitlistCount,
-                Expr::col(course::Column::WaitlistCount).add(1),
-            )
-            .filter(course::Column::Id.eq(course_id))
-            .exec(&txn)
-            .await?;
-        ("waitlisted", Some(course.waitlist_count + 1))
+    let (status, position) = take_place(&txn, &found, now).await?;
+    let created = enrollment::Model {
+        id: new_id(),
+        course_id: course_id.to_owned(),
+        community_id: found.community_id.clone(),
+        user_id: actor.id().to_owned(),
+        participant_kind: who.kind.to_owned(),
+        participant_id: who.id.clone(),
+        participant_name: who.name.clone(),
+        status: status.to_owned(),
+        waitlist_position: position,
+        live_key: Some(format!("{course_id}:{}:{}", who.kind, who.id)),
+        draw_rank: None,
+        draw_result: None,
+        created_at: now,
+        cancelled_at: None,
     };
-    let created = enrollment::ActiveModel {
-        id: Set(new_id()),
-        course_id: Set(course_id.to_owned()),
-        community_id: Set(course.community_id.clone()),
-        user_id: Set(actor.id().to_owned()),
-        participant_kind: Set(who.kind.to_owned()),
-        participant_id: Set(who.id.clone()),
-        participant_name: Set(who.name.clone()),
-        status: Set(status.to_owned()),
-        waitlist_position: Set(position),
-        live_key: Set(Some(live_key)),
-        draw_rank: Set(None),
-        draw_result: Set(None),
-        created_at: Set(now),
-        cancelled_at: Set(None),
-    }
-    .insert(&txn)
-    .await?;
+    enrollment::Entity::insert(enrollment::ActiveModel::from(created.clone()))
+        .exec_without_returning(&txn)
+        .await?;
     let (kind, title) = match (status, position) {
         ("applied", _) => ("course_applied", format!("{}已报名，截止后抽签", who.name)),
         (_, None) => ("course_enrolled", format!("{}报名成功", who.name)),
@@ -374,9 +388,88 @@ pub async fn enroll(
             format!("{}已进入候补，第{p}位", who.name),
         ),
     };
-    tell(&txn, actor.id(), kind, title, &course, now).await?;
+    tell(&txn, actor.id(), kind, title, &found, now).await?;
     txn.commit().await?;
     Ok(created.into())
+}
+
+fn refuse_unless_open(course: &course::Model, now: DateTime<Utc>) -> Result<(), AppError> {
+    match status_at(course, now) {
+        CourseStatus::Open => Ok(()),
+        CourseStatus::Cancelled => Err(AppError::conflict(
+            "course_cancelled",
+            "this course was cancelled",
+        )),
+        _ => Err(AppError::conflict(
+            "registration_not_open",
+            "registration for this course is not open",
+        )),
+    }
+}
+
+/// A course row still open for registration at `now`.
+fn while_open(
+    update: sea_orm::UpdateMany<course::Entity>,
+    course_id: &str,
+    now: DateTime<Utc>,
+) -> sea_orm::UpdateMany<course::Entity> {
+    update
+        .filter(course::Column::Id.eq(course_id))
+        .filter(course::Column::CancelledAt.is_null())
+        .filter(course::Column::RegistrationOpensAt.lte(now))
+        .filter(course::Column::RegistrationClosesAt.gt(now))
+}
+
+/// Takes a seat if one is left, else a waitlist place (with its position), each by one
+/// conditional update of the course; a lottery course only takes applications.
+async fn take_place(
+    txn: &DatabaseTransaction,
+    course: &course::Model,
+    now: DateTime<Utc>,
+) -> Result<(&'static str, Option<i32>), AppError> {
+    if course.allocation == "lottery" {
+        // Seats wait for the draw at the close: no race for faster thumbs.
+        let still_open = hold(txn, &course.id).await?;
+        refuse_unless_open(&still_open, now)?;
+        return Ok(("applied", None));
+    }
+    let seated = while_open(course::Entity::update_many(), &course.id, now)
+        .col_expr(
+            course::Column::EnrolledCount,
+            Expr::col(course::Column::EnrolledCount).add(1),
+        )
+        .filter(Expr::col(course::Column::EnrolledCount).lt(Expr::col(course::Column::Capacity)))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    if seated == 1 {
+        return Ok(("enrolled", None));
+    }
+    let waiting = while_open(course::Entity::update_many(), &course.id, now)
+        .col_expr(
+            course::Column::WaitlistCount,
+            Expr::col(course::Column::WaitlistCount).add(1),
+        )
+        .filter(
+            Condition::any()
+                .add(course::Column::WaitlistCapacity.is_null())
+                .add(
+                    Expr::col(course::Column::WaitlistCount)
+                        .lt(Expr::col(course::Column::WaitlistCapacity)),
+                ),
+        )
+        .exec_with_returning(txn)
+        .await?;
+    if let Some(row) = waiting.first() {
+        return Ok(("waitlisted", Some(row.waitlist_count)));
+    }
+    // Neither: the course closed or was cancelled meanwhile, or its waitlist is full.
+    let current = hold(txn, &course.id).await?;
+    refuse_unless_open(&current, now)?;
+    Err(AppError::conflict(
+        "waitlist_full",
+        "the course and its waitlist are full",
+    ))
 }
 
 /// Cancels an enrollment; a freed seat goes to the first on the waitlist in the same
