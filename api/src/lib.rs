@@ -1,9 +1,11 @@
 //! Linli (邻里): the backend of a residential community's mini-program.
 pub mod auth;
+pub mod canteen;
 pub mod community;
 pub mod config;
 pub mod courses;
 pub mod db;
+pub mod deliveries;
 pub mod error;
 pub mod http;
 pub mod me;

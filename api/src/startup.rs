@@ -145,6 +145,11 @@ fn housekeeping(db: sea_orm::DatabaseConnection) -> Vec<Periodic> {
     ]
 }
 
+/// The application's queued work besides notifications.
+fn job_handlers() -> jobs::runtime::Handlers {
+    jobs::runtime::Handlers::default()
+}
+
 pub async fn build_state(settings: Settings, clock: SharedClock) -> anyhow::Result<AppState> {
     ops::prometheus();
     let db = db::connect(&settings.database_url)
@@ -164,6 +169,7 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> anyhow::Resu
         wechat: wechat.clone(),
         templates: Arc::new(templates),
         config: Arc::new(settings.jobs.clone()),
+        handlers: Arc::new(job_handlers()),
     };
     Ok(AppState {
         db,

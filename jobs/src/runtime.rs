@@ -2,7 +2,7 @@
 //! but never finished, so a Redis that lost its data loses nothing), one worker per queue on a
 //! consumer group, and the scheduler. Retries, backoff, dead letters, reclaiming a crashed
 //! worker's jobs and shutdown live here once, not in each handler.
-use std::{sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use entity::outbox;
@@ -66,6 +66,50 @@ pub struct JobContext {
     pub wechat: WeChatClient,
     pub templates: Arc<Templates>,
     pub config: Arc<JobsConfig>,
+    /// Handlers of the kinds the application defines (besides notifications).
+    pub handlers: Arc<Handlers>,
+}
+
+type HandlerFn = Arc<
+    dyn Fn(
+            JobContext,
+            String,
+        ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// The application's job handlers by event kind. A handler must be idempotent: a job may run
+/// twice (a worker dies before acknowledging, the sweeper republishes).
+#[derive(Clone, Default)]
+pub struct Handlers(std::collections::HashMap<&'static str, HandlerFn>);
+
+impl Handlers {
+    /// Runs `handler` for every event of type `E`.
+    pub fn on<E, F, Fut>(mut self, handler: F) -> Self
+    where
+        E: Event + Send + 'static,
+        F: Fn(JobContext, E) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        self.0.insert(
+            E::KIND,
+            Arc::new(move |ctx, payload| {
+                let handler = handler.clone();
+                Box::pin(async move {
+                    let event: E = serde_json::from_str(&payload)
+                        .map_err(|e| JobError::Fatal(format!("bad payload: {e}")))?;
+                    handler(ctx, event).await
+                })
+            }),
+        );
+        self
+    }
+
+    fn get(&self, kind: &str) -> Option<&HandlerFn> {
+        self.0.get(kind)
+    }
 }
 
 pub fn stream_key(redis: &RedisStore, queue: Queue) -> String {
@@ -429,7 +473,12 @@ async fn dispatch(ctx: &JobContext, row: &outbox::Model) -> Result<(), JobError>
                 .map_err(|e| JobError::Fatal(format!("bad payload: {e}")))?;
             notify::handle(ctx, row.id, &event.0).await
         }
-        other => return Err(JobError::Fatal(format!("no handler for kind {other}"))),
+        other => {
+            let Some(handler) = ctx.handlers.get(other) else {
+                return Err(JobError::Fatal(format!("no handler for kind {other}")));
+            };
+            return handler(ctx.clone(), row.payload.clone()).await;
+        }
     };
     match outcome {
         Ok(Outcome::Done) => Ok(()),

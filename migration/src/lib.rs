@@ -9,6 +9,7 @@ mod m20261123_000003_courses;
 mod m20261123_000004_course_audit;
 mod m20261123_000005_attendance;
 mod m20261124_000001_course_lottery_and_reminders;
+mod m20261124_000002_canteen;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_course_audit::Migration),
             Box::new(m20261123_000005_attendance::Migration),
             Box::new(m20261124_000001_course_lottery_and_reminders::Migration),
+            Box::new(m20261124_000002_canteen::Migration),
         ]
     }
 }
