@@ -23,7 +23,7 @@ use utoipa_scalar::{Scalar, Servable};
 
 use crate::{
     auth::{self, token::JwtKeys},
-    community,
+    canteen, community,
     config::{Environment, Settings},
     courses, db,
     error::AppError,
@@ -123,6 +123,9 @@ fn housekeeping(db: sea_orm::DatabaseConnection) -> Vec<Periodic> {
         }),
         periodic("remind_course_sessions", tick, &db, |db, now| async move {
             courses::reminders::send_due(&db, now).await
+        }),
+        periodic("free_meal_rosters", tick, &db, |db, now| async move {
+            canteen::roster::run_due(&db, now).await
         }),
         periodic("expire_wish_claims", tick, &db, |db, now| async move {
             wishes::service::expire_claims(&db, now).await
@@ -238,7 +241,8 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .configure(messaging::routes::routes)
                     .configure(volunteers::routes::routes)
                     .configure(wishes::routes::routes)
-                    .configure(courses::routes::routes),
+                    .configure(courses::routes::routes)
+                    .configure(canteen::routes::routes),
             )
             .configure(ops::routes)
             .split_for_parts();

@@ -182,6 +182,21 @@ pub async fn unit_and_ancestors(
 }
 
 /// A member of the community, as seen by someone acting on them (404 otherwise).
+/// The community's staff, once each.
+pub async fn staff_of(db: &impl ConnectionTrait, community_id: &str) -> Result<Vec<String>, DbErr> {
+    let mut staff: Vec<String> = role_grant::Entity::find()
+        .select_only()
+        .column(role_grant::Column::UserId)
+        .filter(role_grant::Column::CommunityId.eq(community_id))
+        .filter(role_grant::Column::Role.eq(Role::Staff.as_str()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    staff.sort();
+    staff.dedup();
+    Ok(staff)
+}
+
 pub async fn member_of(
     db: &impl ConnectionTrait,
     community_id: &str,

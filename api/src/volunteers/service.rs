@@ -52,19 +52,6 @@ fn live_key(user_id: &str, community_id: &str) -> String {
     format!("{user_id}:{community_id}")
 }
 
-async fn staff_of(db: &impl ConnectionTrait, community_id: &str) -> Result<Vec<String>, DbErr> {
-    Ok(role_grant::Entity::find()
-        .filter(role_grant::Column::CommunityId.eq(community_id))
-        .filter(role_grant::Column::Role.eq(Role::Staff.as_str()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|g| g.user_id)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect())
-}
-
 async fn notify_about(
     db: &impl ConnectionTrait,
     recipients: Vec<String>,
@@ -146,7 +133,7 @@ pub async fn apply(
     set_volunteer_status(&txn, actor.id(), &community_id, ApplicationStatus::Pending).await?;
     notify_about(
         &txn,
-        staff_of(&txn, &community_id).await?,
+        crate::community::service::staff_of(&txn, &community_id).await?,
         "volunteer_applied",
         "有新的志愿者申请待审核".to_owned(),
         format!("{}申请成为志愿者。", actor.user.nickname),

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{role_grant, user, wish};
+use entity::{user, wish};
 use jobs::{notify::Notify, outbox, wechat::ContentVerdict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection,
@@ -276,17 +276,6 @@ async fn notify(
     Ok(())
 }
 
-async fn staff_of(db: &impl ConnectionTrait, community_id: &str) -> Result<Vec<String>, AppError> {
-    Ok(role_grant::Entity::find()
-        .filter(role_grant::Column::CommunityId.eq(community_id))
-        .filter(role_grant::Column::Role.eq(Role::Staff.as_str()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|g| g.user_id)
-        .collect())
-}
-
 fn people_of(w: &wish::Model) -> [String; 2] {
     [w.poster_id.clone(), w.beneficiary_id.clone()]
 }
@@ -406,7 +395,7 @@ pub async fn create(
     .insert(&txn)
     .await?;
     if !publish {
-        let staff = staff_of(&txn, &community_id).await?;
+        let staff = crate::community::service::staff_of(&txn, &community_id).await?;
         notify(
             &txn,
             staff,

@@ -1,0 +1,475 @@
+//! Menus and reservations. A place is taken by one conditional update of the menu
+//! (`reserved_count < capacity`) inside a write transaction, and a unique live key allows one
+//! reservation per member and meal: the capacity holds across instances on both databases.
+use chrono::{DateTime, Datelike, Utc};
+use entity::{care_flag, menu, reservation, user};
+use jobs::{notify::Notify, outbox};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, SqlErr,
+    sea_query::{Expr, ExprTrait},
+};
+
+use super::{
+    dto::{
+        CreateMenu, KitchenLine, KitchenList, KitchenTotals, MenuQuery, MenuView, Mode,
+        ReservationView, Reserve,
+    },
+    pricing::{self, Diner},
+    standing,
+};
+use crate::{
+    auth::CurrentUser,
+    community::{self, settings::CommunitySettings},
+    db::write_txn,
+    deliveries,
+    error::AppError,
+    state::new_id,
+};
+
+/// Where a reservation came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Member,
+    Staff,
+    StandingOrder,
+    FreeMealRoster,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Member => "self",
+            Self::Staff => "staff",
+            Self::StandingOrder => "standing_order",
+            Self::FreeMealRoster => "free_meal_roster",
+        }
+    }
+}
+
+/// Why a place could not be taken.
+#[derive(Debug)]
+pub enum Refusal {
+    SoldOut,
+    AlreadyReserved,
+    Closed,
+    DeliveryNotAvailable,
+    DeliveryNotEligible,
+    /// Not a refusal: something broke.
+    Failed(AppError),
+}
+
+impl From<DbErr> for Refusal {
+    fn from(err: DbErr) -> Self {
+        Self::Failed(err.into())
+    }
+}
+
+impl From<AppError> for Refusal {
+    fn from(err: AppError) -> Self {
+        Self::Failed(err)
+    }
+}
+
+impl From<Refusal> for AppError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::SoldOut => AppError::conflict("sold_out", "no places are left for this meal"),
+            Refusal::AlreadyReserved => {
+                AppError::conflict("already_reserved", "already reserved for this meal")
+            }
+            Refusal::Closed => AppError::conflict(
+                "reservation_closed",
+                "reservations for this meal have closed",
+            ),
+            Refusal::DeliveryNotAvailable => {
+                AppError::unprocessable("delivery_not_available", "this meal is not delivered")
+            }
+            Refusal::DeliveryNotEligible => AppError::unprocessable(
+                "delivery_not_eligible",
+                "delivery is for members who live alone, the very old, and on the free-meal day",
+            ),
+            Refusal::Failed(err) => err,
+        }
+    }
+}
+
+pub async fn diner_of(db: &impl ConnectionTrait, member: &user::Model) -> Result<Diner, DbErr> {
+    let care = care_flag::Entity::find_by_id(member.id.clone())
+        .one(db)
+        .await?;
+    Ok(Diner {
+        birth_date: member.birth_date,
+        lives_alone: care.as_ref().is_some_and(|c| c.lives_alone),
+        empty_nest: care.as_ref().is_some_and(|c| c.empty_nest),
+        hardship: care.as_ref().is_some_and(|c| c.hardship),
+    })
+}
+
+/// A menu of the caller's community (staff of it see theirs too); 404 otherwise.
+pub(super) async fn visible(
+    db: &impl ConnectionTrait,
+    actor: &CurrentUser,
+    id: &str,
+) -> Result<menu::Model, AppError> {
+    menu::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .filter(|m| actor.belongs_to(&m.community_id))
+        .ok_or(AppError::NotFound)
+}
+
+/// Takes a place at `meal` for `member` in the caller's transaction, with the price frozen.
+pub async fn place(
+    txn: &impl ConnectionTrait,
+    meal: &menu::Model,
+    member: &user::Model,
+    mode: Mode,
+    source: Source,
+    settings: &CommunitySettings,
+    now: DateTime<Utc>,
+) -> Result<reservation::Model, Refusal> {
+    if now >= meal.reserve_cutoff_at {
+        return Err(Refusal::Closed);
+    }
+    let diner = diner_of(txn, member).await?;
+    if mode == Mode::Delivery {
+        let free_meal_delivery = source == Source::FreeMealRoster;
+        if !meal.delivery_available && !free_meal_delivery {
+            return Err(Refusal::DeliveryNotAvailable);
+        }
+        if !pricing::may_have_delivered(meal.date, &diner, settings) {
+            return Err(Refusal::DeliveryNotEligible);
+        }
+    }
+    let live_key = format!("{}:{}", meal.id, member.id);
+    let existing = reservation::Entity::find()
+        .filter(reservation::Column::LiveKey.eq(&live_key))
+        .one(txn)
+        .await?;
+    if existing.is_some() {
+        return Err(Refusal::AlreadyReserved);
+    }
+    let taken = menu::Entity::update_many()
+        .col_expr(
+            menu::Column::ReservedCount,
+            Expr::col(menu::Column::ReservedCount).add(1),
+        )
+        .filter(menu::Column::Id.eq(&meal.id))
+        .filter(Expr::col(menu::Column::ReservedCount).lt(Expr::col(menu::Column::Capacity)))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    if taken == 0 {
+        return Err(Refusal::SoldOut);
+    }
+    let price = pricing::price(meal.price_fen, meal.date, &diner, settings);
+    let mut created = reservation::Model {
+        id: new_id(),
+        menu_id: meal.id.clone(),
+        community_id: meal.community_id.clone(),
+        user_id: member.id.clone(),
+        date: meal.date,
+        slot: meal.slot.clone(),
+        mode: mode.as_str().to_owned(),
+        price_fen: price.price_fen,
+        subsidy_fen: price.subsidy_fen,
+        payable_fen: price.payable_fen,
+        free_meal: price.free_meal,
+        source: source.as_str().to_owned(),
+        status: "reserved".to_owned(),
+        delivery_id: None,
+        live_key: Some(live_key),
+        created_at: now,
+        cancelled_at: None,
+    };
+    if mode == Mode::Delivery {
+        created.delivery_id = Some(deliveries::service::create_for_meal(txn, &created, now).await?);
+    }
+    match reservation::Entity::insert(reservation::ActiveModel::from(created.clone()))
+        .exec_without_returning(txn)
+        .await
+    {
+        Ok(_) => Ok(created),
+        // A simultaneous reservation by the same member won (PostgreSQL): this one rolls back.
+        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(Refusal::AlreadyReserved)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub async fn create_menu(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    input: CreateMenu,
+    now: DateTime<Utc>,
+) -> Result<MenuView, AppError> {
+    let community_id = actor
+        .community_id()
+        .ok_or_else(|| AppError::conflict("not_in_community", "join a community first"))?
+        .to_owned();
+    actor.require_staff_of(&community_id)?;
+    let settings = community::service::settings_of(db, &community_id).await?;
+    let free_meal_day = pricing::is_free_meal_day(input.date, &settings);
+    let txn = write_txn(db).await?;
+    let exists = menu::Entity::find()
+        .filter(menu::Column::CommunityId.eq(&community_id))
+        .filter(menu::Column::Date.eq(input.date))
+        .filter(menu::Column::Slot.eq(input.slot.as_str()))
+        .one(&txn)
+        .await?;
+    if exists.is_some() {
+        return Err(AppError::conflict(
+            "menu_exists",
+            "there is already a menu for that date and slot",
+        ));
+    }
+    let dishes: Vec<String> = input.dishes.iter().map(|d| d.trim().to_owned()).collect();
+    let created = menu::Model {
+        id: new_id(),
+        community_id: community_id.clone(),
+        date: input.date,
+        slot: input.slot.as_str().to_owned(),
+        dishes: serde_json::to_string(&dishes).unwrap_or_else(|_| "[]".to_owned()),
+        price_fen: input.price_fen,
+        capacity: input.capacity,
+        reserved_count: 0,
+        reserve_cutoff_at: input.reserve_cutoff_at,
+        delivery_available: input.delivery_available.unwrap_or(true),
+        free_meal_day,
+        roster_at: free_meal_day.then(|| {
+            input.reserve_cutoff_at
+                - chrono::Duration::hours(i64::from(settings.free_meal_roster_hours))
+        }),
+        roster_ran_at: None,
+        dispatched_at: None,
+        created_by: actor.id().to_owned(),
+        created_at: now,
+    };
+    match menu::Entity::insert(menu::ActiveModel::from(created.clone()))
+        .exec_without_returning(&txn)
+        .await
+    {
+        Ok(_) => {}
+        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            return Err(AppError::conflict(
+                "menu_exists",
+                "there is already a menu for that date and slot",
+            ));
+        }
+        Err(err) => return Err(err.into()),
+    }
+    // Standing orders are served before the menu is visible to anyone: same transaction.
+    standing::serve(&txn, &created, &settings, now).await?;
+    txn.commit().await?;
+    let published = menu::Entity::find_by_id(created.id.clone())
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(published.into())
+}
+
+pub async fn list_menus(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    query: &MenuQuery,
+) -> Result<Vec<MenuView>, AppError> {
+    let Some(community_id) = actor.community_id() else {
+        return Ok(Vec::new());
+    };
+    Ok(menu::Entity::find()
+        .filter(menu::Column::CommunityId.eq(community_id))
+        .filter(menu::Column::Date.gte(query.from))
+        .filter(menu::Column::Date.lte(query.to))
+        .order_by_asc(menu::Column::Date)
+        .order_by_asc(menu::Column::Slot)
+        .limit(200)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(MenuView::from)
+        .collect())
+}
+
+pub async fn get_menu(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    id: &str,
+) -> Result<MenuView, AppError> {
+    Ok(visible(db, actor, id).await?.into())
+}
+
+pub async fn reserve(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    menu_id: &str,
+    input: Reserve,
+    now: DateTime<Utc>,
+) -> Result<ReservationView, AppError> {
+    let found = visible(db, actor, menu_id).await?;
+    if actor.community_id() != Some(found.community_id.as_str()) {
+        // Staff of another community may read its menus, but one eats where one lives.
+        return Err(AppError::conflict(
+            "not_in_community",
+            "reserve meals in your own community",
+        ));
+    }
+    let settings = community::service::settings_of(db, &found.community_id).await?;
+    let txn = write_txn(db).await?;
+    let created = place(
+        &txn,
+        &found,
+        &actor.user,
+        input.mode,
+        Source::Member,
+        &settings,
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(reservation_id = %created.id, menu_id, "meal reserved");
+    Ok(created.into())
+}
+
+/// A reservation its owner or the community's staff may see; 404 for anyone else.
+async fn own_or_staff(
+    db: &impl ConnectionTrait,
+    actor: &CurrentUser,
+    id: &str,
+) -> Result<reservation::Model, AppError> {
+    reservation::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .filter(|r| r.user_id == actor.id() || actor.is_staff_of(&r.community_id))
+        .ok_or(AppError::NotFound)
+}
+
+pub async fn get_reservation(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    id: &str,
+) -> Result<ReservationView, AppError> {
+    Ok(own_or_staff(db, actor, id).await?.into())
+}
+
+pub async fn my_reservations(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+) -> Result<Vec<ReservationView>, AppError> {
+    Ok(reservation::Entity::find()
+        .filter(reservation::Column::UserId.eq(actor.id()))
+        .order_by_desc(reservation::Column::Date)
+        .order_by_desc(reservation::Column::Id)
+        .limit(100)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(ReservationView::from)
+        .collect())
+}
+
+/// Cancels before the cut-off: the place is freed and the delivery (if any) cancelled, its
+/// volunteer told.
+pub async fn cancel(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let found = own_or_staff(db, actor, id).await?;
+    let meal = menu::Entity::find_by_id(found.menu_id.clone())
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if now >= meal.reserve_cutoff_at {
+        return Err(Refusal::Closed.into());
+    }
+    let txn = write_txn(db).await?;
+    let cancelled = reservation::Entity::update_many()
+        .col_expr(reservation::Column::Status, Expr::value("cancelled"))
+        .col_expr(
+            reservation::Column::LiveKey,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(reservation::Column::CancelledAt, Expr::value(Some(now)))
+        .filter(reservation::Column::Id.eq(id))
+        .filter(reservation::Column::Status.eq("reserved"))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if cancelled == 1 {
+        menu::Entity::update_many()
+            .col_expr(
+                menu::Column::ReservedCount,
+                Expr::col(menu::Column::ReservedCount).sub(1),
+            )
+            .filter(menu::Column::Id.eq(&meal.id))
+            .exec(&txn)
+            .await?;
+        if let Some(delivery_id) = found.delivery_id.as_deref()
+            && let Some(volunteer) = deliveries::service::cancel_for_meal(&txn, delivery_id).await?
+        {
+            let event = Notify {
+                recipients: vec![volunteer],
+                kind: "delivery_cancelled".to_owned(),
+                title: "送餐任务已取消".to_owned(),
+                body: format!("{} {}", meal.date, meal.slot),
+                ref_type: Some("delivery".to_owned()),
+                ref_id: Some(delivery_id.to_owned()),
+                data: Default::default(),
+            };
+            outbox::emit(&txn, &event, now).await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The kitchen's list: every live reservation with the diner's name and dietary notes.
+pub async fn kitchen_list(
+    db: &DatabaseConnection,
+    actor: &CurrentUser,
+    menu_id: &str,
+) -> Result<KitchenList, AppError> {
+    let meal = visible(db, actor, menu_id).await?;
+    actor.require_staff_of(&meal.community_id)?;
+    let rows = reservation::Entity::find()
+        .filter(reservation::Column::MenuId.eq(menu_id))
+        .filter(reservation::Column::Status.ne("cancelled"))
+        .order_by_asc(reservation::Column::Id)
+        .all(db)
+        .await?;
+    let diners: std::collections::HashMap<String, user::Model> = user::Entity::find()
+        .filter(user::Column::Id.is_in(rows.iter().map(|r| r.user_id.clone())))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id.clone(), u))
+        .collect();
+    let mut totals = KitchenTotals::default();
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            if r.mode == Mode::Delivery.as_str() {
+                totals.delivery += 1;
+            } else {
+                totals.dine_in += 1;
+            }
+            totals.payable_fen += i64::from(r.payable_fen);
+            totals.subsidy_fen += i64::from(r.subsidy_fen);
+            let diner = diners.get(&r.user_id);
+            KitchenLine {
+                display_name: diner.map(|u| u.nickname.clone()).unwrap_or_default(),
+                dietary_notes: diner.and_then(|u| u.dietary_notes.clone()),
+                reservation: r.into(),
+            }
+        })
+        .collect();
+    Ok(KitchenList { items, totals })
+}
+
+/// The weekday of a menu, 1 (Monday) – 7.
+pub fn weekday_of(meal: &menu::Model) -> u32 {
+    meal.date.weekday().number_from_monday()
+}
