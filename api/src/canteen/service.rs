@@ -210,6 +210,9 @@ pub async fn create_menu(
         .ok_or_else(|| AppError::conflict("not_in_community", "join a community first"))?
         .to_owned();
     actor.require_staff_of(&community_id)?;
+    if input.reserve_cutoff_at <= now {
+        return Err(AppError::field("reserve_cutoff_at", "in_the_past"));
+    }
     let settings = community::service::settings_of(db, &community_id).await?;
     let free_meal_day = pricing::is_free_meal_day(input.date, &settings);
     let txn = write_txn(db).await?;

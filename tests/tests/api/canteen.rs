@@ -95,6 +95,7 @@ async fn an_elder_reserves_lunch_with_the_subsidy_and_cancels_before_the_cutoff(
         json!({"capacity": 0}),
         json!({"slot": "breakfast"}),
         json!({"date": "2026-02-30"}),
+        json!({"reserve_cutoff_at": "2020-01-01T00:00:00Z"}),
     ] {
         let mut body = menu_body(&app, day + Duration::days(1), "dinner", 10);
         for (k, v) in bad.as_object().unwrap() {
