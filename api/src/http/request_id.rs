@@ -40,6 +40,22 @@ pub async fn middleware(
     Ok(res)
 }
 
+/// The route pattern a request matched, found once (matching walks every route) by the root
+/// span and read by the metrics middleware.
+#[derive(Clone)]
+pub struct RoutePattern(pub String);
+
+impl RoutePattern {
+    pub fn of(request: &ServiceRequest) -> String {
+        request
+            .extensions()
+            .get::<RoutePattern>()
+            .map(|p| p.0.clone())
+            .or_else(|| request.match_pattern())
+            .unwrap_or_else(|| "unmatched".to_owned())
+    }
+}
+
 /// Root span of each request: method, route pattern and request id. No query string and no
 /// raw path, since those can carry personal data (a name or phone searched for).
 pub struct LinliRootSpan;
@@ -54,6 +70,7 @@ impl RootSpanBuilder for LinliRootSpan {
         let route = request
             .match_pattern()
             .unwrap_or_else(|| "unmatched".into());
+        request.extensions_mut().insert(RoutePattern(route.clone()));
         tracing::info_span!(
             "http_request",
             request_id = %request_id,
