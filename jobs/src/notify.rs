@@ -30,6 +30,27 @@ pub struct Notify {
     pub data: BTreeMap<String, String>,
 }
 
+impl Notify {
+    /// A notice of `kind` about one thing (`ref_type`, `ref_id`) for these users.
+    pub fn about(
+        recipients: Vec<String>,
+        kind: &str,
+        (ref_type, ref_id): (&str, &str),
+        title: impl Into<String>,
+        body: impl Into<String>,
+    ) -> Self {
+        Self {
+            recipients,
+            kind: kind.to_owned(),
+            title: title.into(),
+            body: body.into(),
+            ref_type: Some(ref_type.to_owned()),
+            ref_id: Some(ref_id.to_owned()),
+            data: BTreeMap::new(),
+        }
+    }
+}
+
 impl Event for Notify {
     const KIND: &'static str = "notify";
     const QUEUE: Queue = Queue::Notify;

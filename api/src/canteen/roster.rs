@@ -93,18 +93,16 @@ async fn tell_staff(
     if staff.is_empty() {
         return Ok(());
     }
-    let event = Notify {
-        recipients: staff,
-        kind: "free_meal_roster".to_owned(),
-        title: format!("{} 爱心餐名单已生成", meal.date),
-        body: format!(
+    let event = Notify::about(
+        staff,
+        "free_meal_roster",
+        ("menu", &meal.id),
+        format!("{} 爱心餐名单已生成", meal.date),
+        format!(
             "新增{}，已有{}，名额不足{}",
             outcome.created, outcome.existing, outcome.skipped_no_capacity
         ),
-        ref_type: Some("menu".to_owned()),
-        ref_id: Some(meal.id.clone()),
-        data: Default::default(),
-    };
+    );
     outbox::emit(txn, &event, now).await?;
     Ok(())
 }
@@ -169,15 +167,13 @@ async fn roster_in(
         {
             Ok(created) => {
                 outcome.created += 1;
-                let event = Notify {
-                    recipients: vec![member.id.clone()],
-                    kind: "free_meal_reserved".to_owned(),
-                    title: format!("{} 的爱心餐已为您预订", meal.date),
-                    body: "志愿者会送餐上门".to_owned(),
-                    ref_type: Some("reservation".to_owned()),
-                    ref_id: Some(created.id),
-                    data: Default::default(),
-                };
+                let event = Notify::about(
+                    vec![member.id.clone()],
+                    "free_meal_reserved",
+                    ("reservation", &created.id),
+                    format!("{} 的爱心餐已为您预订", meal.date),
+                    "志愿者会送餐上门",
+                );
                 outbox::emit(txn, &event, now).await?;
             }
             Err(Refusal::AlreadyReserved) => outcome.existing += 1,

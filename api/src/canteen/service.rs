@@ -413,15 +413,13 @@ pub async fn cancel(
         if let Some(delivery_id) = found.delivery_id.as_deref()
             && let Some(volunteer) = deliveries::service::cancel_for_meal(&txn, delivery_id).await?
         {
-            let event = Notify {
-                recipients: vec![volunteer],
-                kind: "delivery_cancelled".to_owned(),
-                title: "送餐任务已取消".to_owned(),
-                body: format!("{} {}", meal.date, meal.slot),
-                ref_type: Some("delivery".to_owned()),
-                ref_id: Some(delivery_id.to_owned()),
-                data: Default::default(),
-            };
+            let event = Notify::about(
+                vec![volunteer],
+                "delivery_cancelled",
+                ("delivery", delivery_id),
+                "送餐任务已取消",
+                format!("{} {}", meal.date, meal.slot),
+            );
             outbox::emit(&txn, &event, now).await?;
         }
     }

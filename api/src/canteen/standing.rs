@@ -182,15 +182,13 @@ pub async fn serve(
             Err(Refusal::DeliveryNotAvailable) => "这一餐不送餐",
             Err(Refusal::DeliveryNotEligible) => "不符合送餐条件",
         };
-        let event = Notify {
-            recipients: vec![user_id],
-            kind: "standing_order_skipped".to_owned(),
-            title: format!("{} 的固定订餐未能预订：{why}", meal.date),
-            body: "请联系食堂或自行预订".to_owned(),
-            ref_type: Some("menu".to_owned()),
-            ref_id: Some(meal.id.clone()),
-            data: Default::default(),
-        };
+        let event = Notify::about(
+            vec![user_id],
+            "standing_order_skipped",
+            ("menu", &meal.id),
+            format!("{} 的固定订餐未能预订：{why}", meal.date),
+            "请联系食堂或自行预订",
+        );
         outbox::emit(txn, &event, now).await?;
     }
     Ok(())

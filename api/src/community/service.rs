@@ -275,15 +275,13 @@ pub async fn grant_role(
         .exec_without_returning(&txn)
         .await?;
     if inserted == 1 {
-        let notice = Notify {
-            recipients: vec![user_id.to_owned()],
-            kind: "role_granted".to_owned(),
-            title: format!("你在{}有了新角色", community.name),
-            body: format!("你现在是{}。", role_name(role)),
-            ref_type: Some("community".to_owned()),
-            ref_id: Some(community_id.to_owned()),
-            data: Default::default(),
-        };
+        let notice = Notify::about(
+            vec![user_id.to_owned()],
+            "role_granted",
+            ("community", community_id),
+            format!("你在{}有了新角色", community.name),
+            format!("你现在是{}。", role_name(role)),
+        );
         outbox::emit(&txn, &notice, now).await?;
     }
     txn.commit().await?;

@@ -212,15 +212,13 @@ async fn tell(
         Placed::Waitlist(p) => ("course_waitlisted", format!("{name}未中签，候补第{p}位")),
         Placed::NotDrawn => ("course_not_drawn", format!("{name}未中签")),
     };
-    let event = Notify {
-        recipients: vec![applicant.user_id.clone()],
-        kind: kind.to_owned(),
+    let event = Notify::about(
+        vec![applicant.user_id.clone()],
+        kind,
+        ("course", &course.id),
         title,
-        body: course.title.clone(),
-        ref_type: Some("course".to_owned()),
-        ref_id: Some(course.id.clone()),
-        data: Default::default(),
-    };
+        course.title.clone(),
+    );
     outbox::emit(txn, &event, now).await?;
     Ok(())
 }

@@ -683,15 +683,13 @@ async fn tell_all(
     if users.is_empty() {
         return Ok(());
     }
-    let event = Notify {
-        recipients: users,
-        kind: kind.to_owned(),
-        title: title.to_owned(),
-        body: course.title.clone(),
-        ref_type: Some("course".to_owned()),
-        ref_id: Some(course.id.clone()),
-        data: Default::default(),
-    };
+    let event = Notify::about(
+        users,
+        kind,
+        ("course", &course.id),
+        title.to_owned(),
+        course.title.clone(),
+    );
     outbox::emit(db, &event, now).await?;
     Ok(())
 }

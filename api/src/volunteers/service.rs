@@ -64,15 +64,13 @@ async fn notify_about(
     if recipients.is_empty() {
         return Ok(());
     }
-    let notice = Notify {
+    let notice = Notify::about(
         recipients,
-        kind: kind.to_owned(),
+        kind,
+        ("volunteer_application", application_id),
         title,
         body,
-        ref_type: Some("volunteer_application".to_owned()),
-        ref_id: Some(application_id.to_owned()),
-        data: Default::default(),
-    };
+    );
     outbox::emit(db, &notice, now).await?;
     Ok(())
 }
@@ -563,19 +561,17 @@ pub async fn credit_manually(
         None => None,
     }
     .ok_or_else(|| AppError::internal(anyhow::anyhow!("a manual credit was not stored")))?;
-    let notice = Notify {
-        recipients: vec![input.user_id.clone()],
-        kind: "hours_credited".to_owned(),
-        title: "志愿服务时长已记录".to_owned(),
-        body: format!(
+    let notice = Notify::about(
+        vec![input.user_id.clone()],
+        "hours_credited",
+        ("hours_entry", &entry.id),
+        "志愿服务时长已记录",
+        format!(
             "{}分钟：{}",
             entry.minutes,
             entry.reason.as_deref().unwrap_or("")
         ),
-        ref_type: Some("hours_entry".to_owned()),
-        ref_id: Some(entry.id.clone()),
-        data: Default::default(),
-    };
+    );
     outbox::emit(&txn, &notice, now).await?;
     txn.commit().await?;
     Ok(entry.into())

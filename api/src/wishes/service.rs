@@ -263,15 +263,13 @@ async fn notify(
     if recipients.is_empty() {
         return Ok(());
     }
-    let event = Notify {
-        recipients: recipients.into_iter().collect(),
-        kind: kind.to_owned(),
+    let event = Notify::about(
+        recipients.into_iter().collect(),
+        kind,
+        ("wish", wish_id),
         title,
         body,
-        ref_type: Some("wish".to_owned()),
-        ref_id: Some(wish_id.to_owned()),
-        data: Default::default(),
-    };
+    );
     outbox::emit(db, &event, now).await?;
     Ok(())
 }
