@@ -664,3 +664,62 @@ async fn the_monthly_report_in_json_and_csv() {
     .await
     .assert_error(422, "validation_failed");
 }
+
+#[tokio::test]
+async fn an_idempotency_key_replays_a_reservation_and_an_enrolment() {
+    let app = spawn_app().await;
+    let (community, staff) = app.community_with_staff("m8").await;
+    let menu = id_of(
+        &publish(
+            &app,
+            &staff,
+            menu_body(&app, ordinary_day(&app), "lunch", 5),
+        )
+        .await,
+    );
+    let elder = app.resident_of(&community, "m8-elder").await;
+    let send = |path: String, key: &'static str| {
+        app.http
+            .post(app.url(&path))
+            .bearer_auth(&elder.access_token)
+            .header("idempotency-key", key)
+            .json(&json!({"mode": "dine_in"}))
+    };
+    let path = format!("/canteen/menus/{menu}/reservations");
+    let first = app.send(send(path.clone(), "meal-1")).await;
+    first.assert_status(201);
+    let again = app.send(send(path, "meal-1")).await;
+    assert_eq!((again.status, &again.body), (201, &first.body));
+    let read = app
+        .get(&format!("/canteen/menus/{menu}"), Some(&elder.access_token))
+        .await;
+    assert_eq!(read.assert_status(200)["reserved_count"], 1);
+
+    let now = app.clock.now();
+    let course = app
+        .post(
+            "/courses",
+            Some(&staff.access_token),
+            json!({"title": "书法", "category": "calligraphy", "capacity": 3,
+                   "registration_opens_at": now - Duration::hours(1),
+                   "registration_closes_at": now + Duration::days(1),
+                   "sessions": [{"starts_at": now + Duration::days(2), "ends_at": now + Duration::days(2) + Duration::hours(1)}]}),
+        )
+        .await;
+    let course = id_of(course.assert_status(201));
+    let enrol = || {
+        app.http
+            .post(app.url(&format!("/courses/{course}/enrollments")))
+            .bearer_auth(&elder.access_token)
+            .header("idempotency-key", "seat-1")
+            .json(&json!({}))
+    };
+    let first = app.send(enrol()).await;
+    first.assert_status(201);
+    let again = app.send(enrol()).await;
+    assert_eq!((again.status, &again.body), (201, &first.body));
+    let read = app
+        .get(&format!("/courses/{course}"), Some(&elder.access_token))
+        .await;
+    assert_eq!(read.assert_status(200)["enrolled_count"], 1);
+}
