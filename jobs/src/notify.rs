@@ -161,25 +161,25 @@ async fn store(
     has_template: bool,
     now: DateTime<Utc>,
 ) -> Result<notification::Model, DbErr> {
-    let row = notification::ActiveModel {
-        id: Set(notification_id(event_id, recipient)),
-        user_id: Set(recipient.to_owned()),
-        kind: Set(event.kind.clone()),
-        title: Set(event.title.clone()),
-        body: Set(event.body.clone()),
-        ref_type: Set(event.ref_type.clone()),
-        ref_id: Set(event.ref_id.clone()),
-        source_event: Set(event_id),
-        wechat_status: Set(if has_template {
+    let row = notification::Model {
+        id: notification_id(event_id, recipient),
+        user_id: recipient.to_owned(),
+        kind: event.kind.clone(),
+        title: event.title.clone(),
+        body: event.body.clone(),
+        ref_type: event.ref_type.clone(),
+        ref_id: event.ref_id.clone(),
+        source_event: event_id,
+        wechat_status: if has_template {
             WECHAT_PENDING
         } else {
             WECHAT_NONE
         }
-        .to_owned()),
-        created_at: Set(now),
-        read_at: Set(None),
+        .to_owned(),
+        created_at: now,
+        read_at: None,
     };
-    let inserted = notification::Entity::insert(row)
+    let inserted = notification::Entity::insert(notification::ActiveModel::from(row.clone()))
         .on_conflict(
             OnConflict::columns([
                 notification::Column::SourceEvent,
@@ -192,7 +192,9 @@ async fn store(
         .await?;
     if inserted == 1 {
         metrics::counter!("notifications_stored_total", "kind" => event.kind.clone()).increment(1);
+        return Ok(row);
     }
+    // Stored by an earlier run of this job: its send status is what counts.
     notification::Entity::find()
         .filter(notification::Column::SourceEvent.eq(event_id))
         .filter(notification::Column::UserId.eq(recipient))
