@@ -16,6 +16,7 @@ pub mod ops;
 pub mod startup;
 pub mod state;
 pub mod volunteers;
+pub mod welfare;
 pub mod wishes;
 
 pub use config::Settings;

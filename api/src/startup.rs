@@ -25,12 +25,12 @@ use crate::{
     auth::{self, token::JwtKeys},
     canteen, community,
     config::{Environment, Settings},
-    courses, db,
+    courses, db, deliveries,
     error::AppError,
     http::{idempotency, request_id},
     me, messaging, openapi, ops,
     state::AppState,
-    volunteers, wishes,
+    volunteers, welfare, wishes,
 };
 
 pub struct Application {
@@ -124,6 +124,18 @@ fn housekeeping(db: sea_orm::DatabaseConnection) -> Vec<Periodic> {
         periodic("remind_course_sessions", tick, &db, |db, now| async move {
             courses::reminders::send_due(&db, now).await
         }),
+        periodic("dispatch_at_cutoff", tick, &db, |db, now| async move {
+            deliveries::dispatch::dispatch_due(&db, now).await
+        }),
+        periodic(
+            "expire_delivery_acceptances",
+            tick,
+            &db,
+            |db, now| async move { deliveries::dispatch::expire_acceptances(&db, now).await },
+        ),
+        periodic("escalate_welfare_alerts", tick, &db, |db, now| async move {
+            welfare::service::escalate_due(&db, now).await
+        }),
         periodic("free_meal_rosters", tick, &db, |db, now| async move {
             canteen::roster::run_due(&db, now).await
         }),
@@ -150,7 +162,7 @@ fn housekeeping(db: sea_orm::DatabaseConnection) -> Vec<Periodic> {
 
 /// The application's queued work besides notifications.
 fn job_handlers() -> jobs::runtime::Handlers {
-    jobs::runtime::Handlers::default()
+    jobs::runtime::Handlers::default().on(deliveries::dispatch::handle)
 }
 
 pub async fn build_state(settings: Settings, clock: SharedClock) -> anyhow::Result<AppState> {
@@ -242,7 +254,9 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .configure(volunteers::routes::routes)
                     .configure(wishes::routes::routes)
                     .configure(courses::routes::routes)
-                    .configure(canteen::routes::routes),
+                    .configure(canteen::routes::routes)
+                    .configure(deliveries::routes::routes)
+                    .configure(welfare::routes::routes),
             )
             .configure(ops::routes)
             .split_for_parts();

@@ -181,7 +181,6 @@ pub async fn unit_and_ancestors(
     Ok(chain)
 }
 
-/// A member of the community, as seen by someone acting on them (404 otherwise).
 /// The community's staff, once each.
 pub async fn staff_of(db: &impl ConnectionTrait, community_id: &str) -> Result<Vec<String>, DbErr> {
     let mut staff: Vec<String> = role_grant::Entity::find()
@@ -197,6 +196,7 @@ pub async fn staff_of(db: &impl ConnectionTrait, community_id: &str) -> Result<V
     Ok(staff)
 }
 
+/// A member of the community, as seen by someone acting on them (404 otherwise).
 pub async fn member_of(
     db: &impl ConnectionTrait,
     community_id: &str,

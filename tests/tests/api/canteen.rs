@@ -6,7 +6,7 @@ use linli_tests::{Session, TestApp, spawn_app};
 use serde_json::{Value, json};
 
 /// A day a week or so ahead that is not the 8th (not a free-meal day).
-fn ordinary_day(app: &TestApp) -> NaiveDate {
+pub(crate) fn ordinary_day(app: &TestApp) -> NaiveDate {
     let mut day = app.clock.now().date_naive() + Duration::days(7);
     if day.day() == 8 {
         day += Duration::days(1);
@@ -15,7 +15,7 @@ fn ordinary_day(app: &TestApp) -> NaiveDate {
 }
 
 /// The next 8th at least two days ahead.
-fn free_meal_day(app: &TestApp) -> NaiveDate {
+pub(crate) fn free_meal_day(app: &TestApp) -> NaiveDate {
     let mut day = app.clock.now().date_naive() + Duration::days(2);
     while day.day() != 8 {
         day += Duration::days(1);
@@ -23,7 +23,7 @@ fn free_meal_day(app: &TestApp) -> NaiveDate {
     day
 }
 
-fn menu_body(app: &TestApp, date: NaiveDate, slot: &str, capacity: i64) -> Value {
+pub(crate) fn menu_body(app: &TestApp, date: NaiveDate, slot: &str, capacity: i64) -> Value {
     json!({
         "date": date, "slot": slot, "dishes": ["红烧肉", "清炒时蔬", "米饭"],
         "price_fen": 1400, "capacity": capacity,
@@ -31,14 +31,19 @@ fn menu_body(app: &TestApp, date: NaiveDate, slot: &str, capacity: i64) -> Value
     })
 }
 
-async fn publish(app: &TestApp, staff: &Session, body: Value) -> Value {
+pub(crate) async fn publish(app: &TestApp, staff: &Session, body: Value) -> Value {
     app.post("/canteen/menus", Some(&staff.access_token), body)
         .await
         .assert_status(201)
         .clone()
 }
 
-async fn reserve(app: &TestApp, who: &Session, menu: &str, mode: &str) -> linli_tests::Answer {
+pub(crate) async fn reserve(
+    app: &TestApp,
+    who: &Session,
+    menu: &str,
+    mode: &str,
+) -> linli_tests::Answer {
     app.post(
         &format!("/canteen/menus/{menu}/reservations"),
         Some(&who.access_token),
@@ -47,13 +52,19 @@ async fn reserve(app: &TestApp, who: &Session, menu: &str, mode: &str) -> linli_
     .await
 }
 
-async fn set_me(app: &TestApp, who: &Session, body: Value) {
+pub(crate) async fn set_me(app: &TestApp, who: &Session, body: Value) {
     app.patch("/me", Some(&who.access_token), body)
         .await
         .assert_status(200);
 }
 
-async fn set_care(app: &TestApp, staff: &Session, community: &str, who: &Session, care: Value) {
+pub(crate) async fn set_care(
+    app: &TestApp,
+    staff: &Session,
+    community: &str,
+    who: &Session,
+    care: Value,
+) {
     app.patch(
         &format!("/communities/{community}/members/{}/care", who.user_id),
         Some(&staff.access_token),
@@ -63,7 +74,7 @@ async fn set_care(app: &TestApp, staff: &Session, community: &str, who: &Session
     .assert_status(200);
 }
 
-fn id_of(v: &Value) -> String {
+pub(crate) fn id_of(v: &Value) -> String {
     v["id"].as_str().unwrap().to_owned()
 }
 

@@ -5,6 +5,7 @@ mod auth;
 mod canteen;
 mod community;
 mod courses;
+mod deliveries;
 mod machinery;
 mod me;
 mod queues;
