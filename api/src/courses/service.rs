@@ -1,6 +1,7 @@
-//! Courses and enrollment. Every seat change happens in one write transaction that holds the
-//! course (SQLite `BEGIN IMMEDIATE`; PostgreSQL `SELECT … FOR UPDATE`), so seats go in commit
-//! order, never beyond capacity, and a freed seat is filled before the answer.
+//! Courses and enrollment. An enrolment takes its seat (or waitlist place) by a conditional
+//! update of the course row; changes that move the waitlist hold the row for their whole
+//! transaction (SQLite `BEGIN IMMEDIATE`; PostgreSQL `SELECT … FOR UPDATE`). Either way seats go
+//! in commit order, never beyond capacity, and a freed seat is filled before the answer.
 use chrono::{DateTime, Utc};
 use entity::{course, course_audit, course_session, dependent, enrollment};
 use jobs::{notify::Notify, outbox};
