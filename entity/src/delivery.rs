@@ -27,6 +27,8 @@ pub struct Model {
     /// `not_home`, `refused` or `other`.
     pub fail_reason: Option<String>,
     pub fail_note: Option<String>,
+    /// When staff were told nobody could take it; cleared when it is assigned.
+    pub unassigned_alerted_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
 }
 

@@ -156,6 +156,7 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null("failed_at"))
                     .col(string_null("fail_reason"))
                     .col(string_null("fail_note"))
+                    .col(timestamp_with_time_zone_null("unassigned_alerted_at"))
                     .col(timestamp_with_time_zone("created_at"))
                     .to_owned(),
             )

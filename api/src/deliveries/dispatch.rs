@@ -406,7 +406,19 @@ pub async fn assign_pending(
         let staff = community::service::staff_of(&txn, &meal.community_id).await?;
         for d in &unassigned {
             outcome.unassigned += 1;
-            if staff.is_empty() {
+            // Told once while it waits, not on every dispatch of the menu.
+            let first_time = delivery::Entity::update_many()
+                .col_expr(
+                    delivery::Column::UnassignedAlertedAt,
+                    Expr::value(Some(now)),
+                )
+                .filter(delivery::Column::Id.eq(&d.id))
+                .filter(delivery::Column::UnassignedAlertedAt.is_null())
+                .exec(&txn)
+                .await?
+                .rows_affected
+                == 1;
+            if !first_time || staff.is_empty() {
                 continue;
             }
             let notice = Notify::about(

@@ -54,6 +54,7 @@ pub async fn create_for_meal(
         failed_at: Set(None),
         fail_reason: Set(None),
         fail_note: Set(None),
+        unassigned_alerted_at: Set(None),
         created_at: Set(now),
     })
     .exec_without_returning(db)
@@ -442,6 +443,10 @@ pub async fn assign(
         )
         .col_expr(
             delivery::Column::AcceptedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            delivery::Column::UnassignedAlertedAt,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
         .filter(delivery::Column::Id.eq(id))
