@@ -18,7 +18,7 @@ pub struct Model {
     pub payable_fen: i32,
     /// The free-meal-day meal the community pays for.
     pub free_meal: bool,
-    /// `self`, `staff`, `standing_order` or `free_meal_roster`.
+    /// `self`, `standing_order` or `free_meal_roster`.
     pub source: String,
     /// `reserved`, `cancelled` or `served`.
     pub status: String,

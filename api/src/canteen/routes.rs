@@ -92,7 +92,7 @@ async fn get_menu(
     responses(
         (status = 201, body = ReservationView),
         (status = 404, body = ErrorEnvelope),
-        (status = 409, description = "`sold_out`, `already_reserved`, `reservation_closed`", body = ErrorEnvelope),
+        (status = 409, description = "`sold_out`, `already_reserved`, `reservation_closed`, `not_in_community`", body = ErrorEnvelope),
         (status = 422, description = "`delivery_not_eligible`, `delivery_not_available`, `validation_failed`", body = ErrorEnvelope),
     ),
     security(("bearer" = []))

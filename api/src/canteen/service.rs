@@ -31,7 +31,6 @@ use crate::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Member,
-    Staff,
     StandingOrder,
     FreeMealRoster,
 }
@@ -40,7 +39,6 @@ impl Source {
     fn as_str(self) -> &'static str {
         match self {
             Self::Member => "self",
-            Self::Staff => "staff",
             Self::StandingOrder => "standing_order",
             Self::FreeMealRoster => "free_meal_roster",
         }
