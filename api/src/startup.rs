@@ -83,8 +83,7 @@ pub fn start_jobs(state: &AppState) -> Runtime {
     Runtime::start(state.jobs.clone(), housekeeping(state.db.clone()))
 }
 
-/// A housekeeping task on the database, run every `every` (zero: on every tick, for tasks whose
-/// due work is one index lookup away).
+/// A housekeeping task on the database, run every `every` by whichever instance holds the tick.
 fn periodic<F, Fut, T, E>(
     name: &'static str,
     every: chrono::Duration,
@@ -116,30 +115,37 @@ where
 }
 
 fn housekeeping(db: sea_orm::DatabaseConnection) -> Vec<Periodic> {
-    let (tick, ten_minutes) = (chrono::Duration::zero(), chrono::Duration::minutes(10));
+    // Deadlines are kept to the second; each check is one index lookup.
+    let (second, ten_minutes) = (chrono::Duration::seconds(1), chrono::Duration::minutes(10));
     vec![
-        periodic("draw_lotteries", tick, &db, |db, now| async move {
+        periodic("draw_lotteries", second, &db, |db, now| async move {
             courses::lottery::draw_due(&db, now).await
         }),
-        periodic("remind_course_sessions", tick, &db, |db, now| async move {
-            courses::reminders::send_due(&db, now).await
-        }),
-        periodic("dispatch_at_cutoff", tick, &db, |db, now| async move {
+        periodic(
+            "remind_course_sessions",
+            second,
+            &db,
+            |db, now| async move { courses::reminders::send_due(&db, now).await },
+        ),
+        periodic("dispatch_at_cutoff", second, &db, |db, now| async move {
             deliveries::dispatch::dispatch_due(&db, now).await
         }),
         periodic(
             "expire_delivery_acceptances",
-            tick,
+            second,
             &db,
             |db, now| async move { deliveries::dispatch::expire_acceptances(&db, now).await },
         ),
-        periodic("escalate_welfare_alerts", tick, &db, |db, now| async move {
-            welfare::service::escalate_due(&db, now).await
-        }),
-        periodic("free_meal_rosters", tick, &db, |db, now| async move {
+        periodic(
+            "escalate_welfare_alerts",
+            second,
+            &db,
+            |db, now| async move { welfare::service::escalate_due(&db, now).await },
+        ),
+        periodic("free_meal_rosters", second, &db, |db, now| async move {
             canteen::roster::run_due(&db, now).await
         }),
-        periodic("expire_wish_claims", tick, &db, |db, now| async move {
+        periodic("expire_wish_claims", second, &db, |db, now| async move {
             wishes::service::expire_claims(&db, now).await
         }),
         periodic(
