@@ -296,13 +296,26 @@ async fn candidates(
     Ok(all)
 }
 
-/// Holds the menu for the rest of the transaction (SQLite's IMMEDIATE already does).
+/// Holds the menu for the rest of the transaction, with every other menu of that day in the
+/// community (in id order, so two dispatches cannot deadlock): a volunteer's cap is per day, so
+/// lunch and dinner must not be dispatched side by side. SQLite's IMMEDIATE already serialises.
 async fn hold(txn: &DatabaseTransaction, menu_id: &str) -> Result<Option<menu::Model>, AppError> {
-    let mut select = menu::Entity::find_by_id(menu_id.to_owned());
+    let Some(meal) = menu::Entity::find_by_id(menu_id.to_owned())
+        .one(txn)
+        .await?
+    else {
+        return Ok(None);
+    };
     if txn.get_database_backend() == DatabaseBackend::Postgres {
-        select = select.lock_exclusive();
+        menu::Entity::find()
+            .filter(menu::Column::CommunityId.eq(&meal.community_id))
+            .filter(menu::Column::Date.eq(meal.date))
+            .order_by_asc(menu::Column::Id)
+            .lock_exclusive()
+            .all(txn)
+            .await?;
     }
-    Ok(select.one(txn).await?)
+    Ok(Some(meal))
 }
 
 /// What one dispatch did.

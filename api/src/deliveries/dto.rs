@@ -101,8 +101,12 @@ impl DeliveryStatus {
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct BoardQuery {
+    /// Default: today in the community's time zone.
     pub date: Option<NaiveDate>,
     pub status: Option<DeliveryStatus>,
+    #[validate(range(min = 1, max = 100, code = "range"))]
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Validate, ToSchema)]

@@ -10,7 +10,7 @@ use super::{
 use crate::{
     auth::CurrentUser,
     error::{AppError, ErrorEnvelope},
-    http::{Json, Query},
+    http::{Json, Page, Query},
     state::AppState,
 };
 
@@ -45,8 +45,8 @@ async fn dispatch_menu(
         .json(service::dispatch_now(&state.db, &me, &id, state.now()).await?))
 }
 
-/// The day's board (staff): every delivery of the date (default today), by slot.
-#[utoipa::path(tag = "deliveries", params(BoardQuery), responses((status = 200, body = Vec<DeliveryView>), (status = 403, body = ErrorEnvelope)), security(("bearer" = [])))]
+/// The day's board (staff): the deliveries of the date (default today), a page at a time.
+#[utoipa::path(tag = "deliveries", params(BoardQuery), responses((status = 200, body = Page<DeliveryView>), (status = 403, body = ErrorEnvelope)), security(("bearer" = [])))]
 #[get("/deliveries")]
 async fn board(
     state: web::Data<AppState>,

@@ -22,6 +22,7 @@ use crate::{
     community,
     db::write_txn,
     error::AppError,
+    http::{Cursor, Page},
     state::new_id,
     volunteers::hours::{self, Credit},
     welfare,
@@ -144,13 +145,13 @@ pub async fn get(
     view_of(db, actor, found).await
 }
 
-/// The day's board of the caller's community (staff).
+/// The day's board of the caller's community (staff), in the order the deliveries were made.
 pub async fn board(
     db: &DatabaseConnection,
     actor: &CurrentUser,
     query: &BoardQuery,
     now: DateTime<Utc>,
-) -> Result<Vec<DeliveryView>, AppError> {
+) -> Result<Page<DeliveryView>, AppError> {
     let community_id = actor
         .community_id()
         .ok_or_else(|| AppError::conflict("not_in_community", "join a community first"))?
@@ -160,16 +161,23 @@ pub async fn board(
     let date = query
         .date
         .unwrap_or_else(|| community::users::local_date(now, &timezone));
+    let limit = query.limit.unwrap_or(20);
     let mut select = delivery::Entity::find()
         .filter(delivery::Column::CommunityId.eq(&community_id))
         .filter(delivery::Column::Date.eq(date))
-        .order_by_asc(delivery::Column::Slot)
         .order_by_asc(delivery::Column::Id);
     if let Some(status) = query.status {
         select = select.filter(delivery::Column::Status.eq(status.as_str()));
     }
-    let rows = select.limit(1000).all(db).await?;
-    views(db, actor, rows).await
+    if let Some(cursor) = query.cursor.as_deref() {
+        select = select.filter(delivery::Column::Id.gt(Cursor::decode(cursor)?.0));
+    }
+    let rows = select.limit(limit + 1).all(db).await?;
+    let page = Page::from_rows(rows, limit, |d| d.id.clone(), |d| d);
+    Ok(Page {
+        items: views(db, actor, page.items).await?,
+        next_cursor: page.next_cursor,
+    })
 }
 
 /// The caller's deliveries as a volunteer, newest first.
@@ -246,18 +254,20 @@ pub async fn accept(
     now: DateTime<Utc>,
 ) -> Result<DeliveryView, AppError> {
     theirs(db, actor, id).await?;
-    let txn = write_txn(db).await?;
-    step(
-        &txn,
-        actor,
-        id,
-        &["assigned"],
-        "accepted",
-        Some(delivery::Column::AcceptedAt),
-        now,
-    )
-    .await?;
-    txn.commit().await?;
+    // Past the deadline it is no longer theirs to take: the time-out moves it on.
+    let accepted = delivery::Entity::update_many()
+        .col_expr(delivery::Column::Status, Expr::value("accepted"))
+        .col_expr(delivery::Column::AcceptedAt, Expr::value(Some(now)))
+        .filter(delivery::Column::Id.eq(id))
+        .filter(delivery::Column::VolunteerId.eq(actor.id()))
+        .filter(delivery::Column::Status.eq("assigned"))
+        .filter(delivery::Column::AcceptDeadline.gt(now))
+        .exec(db)
+        .await?
+        .rows_affected;
+    if accepted == 0 {
+        return Err(out_of_order());
+    }
     get(db, actor, id).await
 }
 
