@@ -445,6 +445,20 @@ impl TestApp {
         .await;
     }
 
+    /// Waits until job `id` has recorded `attempts` failed attempts and waits for its retry:
+    /// moving the clock before that would move the retry with it.
+    pub async fn retry_recorded(&self, id: i64, attempts: i32) {
+        use entity_access::*;
+        self.eventually(10, "the failed attempt to be recorded", || async {
+            outbox::Entity::find_by_id(id)
+                .one(&self.state.db)
+                .await
+                .unwrap()
+                .is_some_and(|row| row.attempts >= attempts && row.available_at.is_some())
+        })
+        .await;
+    }
+
     pub async fn dead_jobs(&self) -> u64 {
         use entity_access::*;
         outbox::Entity::find()

@@ -233,12 +233,12 @@ async fn a_transient_wechat_failure_is_retried_then_sent_once() {
         .await;
     let me = app.dev_login("flaky").await;
     app.accept_template(&me, NOTICE_TEMPLATE, 1).await;
-    app.emit_notice(&[&me.user_id], "重试").await;
+    let job = app.emit_notice(&[&me.user_id], "重试").await;
     app.eventually(10, "the first attempt", || async {
         !app.wechat_sends().await.is_empty()
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.retry_recorded(job, 1).await;
     assert_eq!(
         app.wechat_sends().await.len(),
         1,
@@ -326,6 +326,7 @@ async fn a_job_that_keeps_failing_goes_dead_and_can_be_retried() {
         app.wechat_sends().await.len() == 1
     })
     .await;
+    app.retry_recorded(job, 1).await;
     app.clock.advance(chrono::Duration::minutes(11));
     app.eventually(10, "the job to die", || async {
         app.dead_jobs().await == 1
