@@ -10,6 +10,10 @@
 //! On PostgreSQL: `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run …`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// The service's own allocator (see `api/src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::{
     collections::BTreeMap,
     time::{Duration, Instant},
