@@ -3,6 +3,8 @@
 //! key prefix, a clock the test can set, and wiremock standing in for WeChat.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod bench;
+
 use std::{collections::HashMap, path::PathBuf, sync::Arc};
 
 use chrono::Utc;

@@ -262,13 +262,13 @@ pub async fn create_menu(
         Err(err) => return Err(err.into()),
     }
     // Standing orders are served before the menu is visible to anyone: same transaction.
-    standing::serve(&txn, &created, &settings, now).await?;
+    let served = standing::serve(&txn, &created, &settings, now).await?;
     txn.commit().await?;
-    let published = menu::Entity::find_by_id(created.id.clone())
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    Ok(published.into())
+    Ok(menu::Model {
+        reserved_count: served,
+        ..created
+    }
+    .into())
 }
 
 pub async fn list_menus(

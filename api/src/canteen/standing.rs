@@ -133,13 +133,14 @@ fn wanted(order: &standing_order::Model, meal: &menu::Model) -> Option<Mode> {
         .map(|i| i.mode)
 }
 
-/// Reserves the new menu for every standing order it matches, oldest order first.
+/// Reserves the new menu for every standing order it matches, oldest order first; returns how
+/// many places that took.
 pub async fn serve(
     txn: &impl ConnectionTrait,
     meal: &menu::Model,
     settings: &CommunitySettings,
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
+) -> Result<i32, AppError> {
     let orders = standing_order::Entity::find()
         .filter(standing_order::Column::CommunityId.eq(&meal.community_id))
         .order_by_asc(standing_order::Column::UpdatedAt)
@@ -150,7 +151,7 @@ pub async fn serve(
         .filter_map(|o| wanted(o, meal).map(|mode| (o.user_id.clone(), mode)))
         .collect();
     if wanted.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let members: std::collections::HashMap<String, user::Model> = user::Entity::find()
         .filter(user::Column::Id.is_in(wanted.iter().map(|(id, _)| id.clone())))
@@ -160,6 +161,7 @@ pub async fn serve(
         .into_iter()
         .map(|u| (u.id.clone(), u))
         .collect();
+    let mut served = 0;
     for (user_id, mode) in wanted {
         let Some(member) = members.get(&user_id) else {
             continue;
@@ -175,7 +177,11 @@ pub async fn serve(
         )
         .await
         {
-            Ok(_) | Err(Refusal::AlreadyReserved) => continue,
+            Ok(_) => {
+                served += 1;
+                continue;
+            }
+            Err(Refusal::AlreadyReserved) => continue,
             Err(Refusal::Failed(err)) => return Err(err),
             Err(Refusal::SoldOut) => "没有空位了",
             Err(Refusal::Closed) => "预订已截止",
@@ -191,5 +197,5 @@ pub async fn serve(
         );
         outbox::emit(txn, &event, now).await?;
     }
-    Ok(())
+    Ok(served)
 }

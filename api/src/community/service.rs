@@ -321,6 +321,23 @@ pub async fn revoke_role(
     Ok(())
 }
 
+/// Whether the actor leads a grid node at or above `unit` (网格长 of that unit's chain).
+pub async fn leads_unit(
+    db: &impl ConnectionTrait,
+    actor: &CurrentUser,
+    community_id: &str,
+    unit: Option<&str>,
+) -> Result<bool, DbErr> {
+    let Some(unit) = unit else {
+        return Ok(false);
+    };
+    if actor.led_nodes(community_id).next().is_none() {
+        return Ok(false);
+    }
+    let chain = unit_and_ancestors(db, unit).await?;
+    Ok(actor.led_nodes(community_id).any(|n| chain.contains(n)))
+}
+
 /// Staff, or a grid leader of a node at or above the member's unit.
 async fn authorise_care(
     db: &impl ConnectionTrait,
@@ -328,14 +345,10 @@ async fn authorise_care(
     community_id: &str,
     member: &user::Model,
 ) -> Result<(), AppError> {
-    if actor.is_staff_of(community_id) {
+    if actor.is_staff_of(community_id)
+        || leads_unit(db, actor, community_id, member.grid_unit_id.as_deref()).await?
+    {
         return Ok(());
-    }
-    if let Some(unit) = member.grid_unit_id.as_deref() {
-        let chain = unit_and_ancestors(db, unit).await?;
-        if actor.led_nodes(community_id).any(|n| chain.contains(n)) {
-            return Ok(());
-        }
     }
     if actor.belongs_to(community_id) {
         Err(AppError::Forbidden(

@@ -98,15 +98,14 @@ fn reminder(
     ]
     .into();
     Notify {
-        recipients,
-        kind: "course_reminder".to_owned(),
-        title: format!("{}即将开始", course.title),
-        body: format!("{day} {} {place}", starts.format("%H:%M"))
-            .trim()
-            .to_owned(),
-        ref_type: Some("course".to_owned()),
-        ref_id: Some(course.id.clone()),
         data,
+        ..Notify::about(
+            recipients,
+            "course_reminder",
+            ("course", &course.id),
+            format!("{}即将开始", course.title),
+            format!("{day} {} {place}", starts.format("%H:%M")).trim(),
+        )
     }
 }
 

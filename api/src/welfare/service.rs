@@ -1,6 +1,8 @@
 //! Raising, acknowledging, resolving and escalating welfare alerts. Every transition is one
 //! conditional update, so two leaders pressing "on my way" at once leave one acknowledgement,
 //! and an escalation fires once per interval however many schedulers tick.
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use entity::{delivery, role_grant, user, welfare_alert};
 use jobs::{
@@ -218,19 +220,14 @@ async fn leads_or_staffs(
     actor: &CurrentUser,
     alert: &welfare_alert::Model,
 ) -> Result<bool, AppError> {
-    if actor.is_staff_of(&alert.community_id) {
-        return Ok(true);
-    }
-    let Some(unit) = alert.grid_unit_id.as_deref() else {
-        return Ok(false);
-    };
-    if actor.led_nodes(&alert.community_id).next().is_none() {
-        return Ok(false);
-    }
-    let chain = community::service::unit_and_ancestors(db, unit).await?;
-    Ok(actor
-        .led_nodes(&alert.community_id)
-        .any(|n| chain.contains(n)))
+    Ok(actor.is_staff_of(&alert.community_id)
+        || community::service::leads_unit(
+            db,
+            actor,
+            &alert.community_id,
+            alert.grid_unit_id.as_deref(),
+        )
+        .await?)
 }
 
 async fn found(db: &impl ConnectionTrait, id: &str) -> Result<welfare_alert::Model, AppError> {
@@ -271,13 +268,24 @@ pub async fn list(
     if let Some(cursor) = query.cursor.as_deref() {
         select = select.filter(welfare_alert::Column::Id.lt(Cursor::decode(cursor)?.0));
     }
-    // A grid leader sees the alerts of their own subtree: filter the newest few hundred.
+    // A grid leader sees the alerts of their own subtree: filter the newest few hundred, each
+    // unit's chain looked up once.
     let rows = if staff {
         select.limit(limit + 1).all(db).await?
     } else {
+        let mut theirs: HashMap<Option<String>, bool> = HashMap::new();
         let mut mine = Vec::new();
         for alert in select.limit(500).all(db).await? {
-            if leads_or_staffs(db, actor, &alert).await? {
+            let unit = alert.grid_unit_id.clone();
+            let leads = match theirs.get(&unit) {
+                Some(leads) => *leads,
+                None => {
+                    let leads = leads_or_staffs(db, actor, &alert).await?;
+                    theirs.insert(unit, leads);
+                    leads
+                }
+            };
+            if leads {
                 mine.push(alert);
                 if mine.len() as u64 > limit {
                     break;
@@ -287,7 +295,7 @@ pub async fn list(
         mine
     };
     let page = Page::from_rows(rows, limit, |a| a.id.clone(), |a| a);
-    let members: std::collections::HashMap<String, user::Model> = user::Entity::find()
+    let members: HashMap<String, user::Model> = user::Entity::find()
         .filter(user::Column::Id.is_in(page.items.iter().map(|a| a.member_id.clone())))
         .all(db)
         .await?

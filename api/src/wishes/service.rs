@@ -19,7 +19,7 @@ use super::dto::{
 use crate::{
     auth::{CurrentUser, Role},
     community::{
-        service::{self as community, unit_and_ancestors},
+        service::{self as community},
         settings::WishReview,
     },
     db::write_txn,
@@ -294,14 +294,10 @@ async fn beneficiary_for(
     let member = community::member_of(db, community_id, id)
         .await
         .map_err(|_| AppError::field("beneficiary_user_id", "not_a_member"))?;
-    if actor.is_staff_of(community_id) {
+    if actor.is_staff_of(community_id)
+        || community::leads_unit(db, actor, community_id, member.grid_unit_id.as_deref()).await?
+    {
         return Ok(member);
-    }
-    if let Some(unit) = member.grid_unit_id.as_deref() {
-        let chain = unit_and_ancestors(db, unit).await?;
-        if actor.led_nodes(community_id).any(|n| chain.contains(n)) {
-            return Ok(member);
-        }
     }
     Err(AppError::Forbidden(
         "only staff or the member's grid leader may post a wish for them",

@@ -25,15 +25,15 @@ use chrono::{Datelike, NaiveDate};
 use entity::{delivery, notification, welfare_alert};
 use futures_util::{StreamExt, stream};
 use jobs::Clock;
-use linli_tests::{Session, TestApp, spawn_app_with};
+use linli_tests::{
+    Session, TestApp,
+    bench::{ms, percentile},
+    spawn_app_with,
+};
 use sea_orm::{
     ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set, sea_query::Expr,
 };
 use serde_json::json;
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
 /// The next 8th at least two days ahead.
 fn free_meal_day(app: &TestApp) -> NaiveDate {
@@ -358,16 +358,13 @@ async fn main() {
         }
         minimal_latency.push(started.elapsed());
     }
-    let p = |v: &mut Vec<Duration>, q: f64| {
-        v.sort();
-        ms(v[((v.len() as f64 - 1.0) * q).round() as usize])
-    };
+    let p = |v: &[Duration], q: f64| ms(percentile(v, q));
     println!(
         "welfare alert to {recipients} recipients, {alerts} alerts: linli p50 {:.1} ms, max {:.1} ms (target ≤ 1,000 ms); minimal inserts p50 {:.1} ms, max {:.1} ms",
-        p(&mut linli_latency, 0.5),
-        p(&mut linli_latency, 1.0),
-        p(&mut minimal_latency, 0.5),
-        p(&mut minimal_latency, 1.0),
+        p(&linli_latency, 0.5),
+        p(&linli_latency, 1.0),
+        p(&minimal_latency, 0.5),
+        p(&minimal_latency, 1.0),
     );
 }
 

@@ -24,7 +24,7 @@ use chrono::Utc;
 use entity::{course, enrollment};
 use futures_util::{StreamExt, stream};
 use jobs::Clock;
-use linli_tests::{Session, TestApp, spawn_app_with};
+use linli_tests::{Session, TestApp, bench::ms, spawn_app_with};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait},
@@ -44,10 +44,7 @@ impl Run {
     }
 
     fn percentile(&self, p: f64) -> Duration {
-        let mut sorted = self.latencies.clone();
-        sorted.sort();
-        let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-        sorted.get(index).copied().unwrap_or_default()
+        linli_tests::bench::percentile(&self.latencies, p)
     }
 
     fn report(&self, name: &str) {
@@ -62,10 +59,6 @@ impl Run {
             self.outcomes,
         );
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// Sends every request, `in_flight` at a time; an outcome is the body's `status`, or the
@@ -327,9 +320,11 @@ async fn main() {
     } else {
         "sqlite"
     };
+    // `BENCH_WORKERS=off`: no embedded workers, the notifications stay in the outbox.
+    let workers_off = std::env::var("BENCH_WORKERS").is_ok_and(|v| v == "off");
     let app = spawn_app_with(|vars| {
         vars.insert("LINLI_JOB_POLL_MS".into(), "50".into());
-        if std::env::var("BENCH_WORKERS").is_ok_and(|v| v == "off") {
+        if workers_off {
             vars.insert("LINLI_EMBEDDED_WORKERS".into(), "false".into());
         }
     })
@@ -378,7 +373,7 @@ async fn main() {
         "  drain time linli/minimal: {:.2}",
         linli.elapsed.as_secs_f64() / minimal.elapsed.as_secs_f64()
     );
-    if std::env::var("BENCH_WORKERS").is_err() {
+    if !workers_off {
         app.drain().await;
     }
 
@@ -393,7 +388,7 @@ async fn main() {
         "  throughput linli/minimal: {:.2}",
         linli.per_second() / minimal.per_second()
     );
-    if std::env::var("BENCH_WORKERS").is_err() {
+    if !workers_off {
         app.drain().await;
     }
 

@@ -37,10 +37,7 @@ impl Run {
     }
 
     fn percentile(&self, p: f64) -> Duration {
-        let mut sorted = self.latencies.clone();
-        sorted.sort();
-        let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-        sorted.get(index).copied().unwrap_or_default()
+        linli_tests::bench::percentile(&self.latencies, p)
     }
 
     fn report(&self) {
