@@ -27,6 +27,8 @@ pub struct Model {
     /// A lottery's seed (decimal u64), recorded with the draw.
     pub draw_seed: Option<String>,
     pub drawn_at: Option<DateTimeUtc>,
+    /// What the latest enrolment took: `enrolled` or `waitlisted` (see `courses::service`).
+    pub last_place: Option<String>,
     pub created_by: String,
     pub created_at: DateTimeUtc,
 }

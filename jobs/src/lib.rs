@@ -8,6 +8,7 @@ pub mod redis_store;
 pub mod runtime;
 pub mod scheduler;
 pub mod wechat;
+pub mod write_txn;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use redis_store::RedisStore;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::{notification, subscription_quota, user};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
-    TransactionTrait, sea_query::OnConflict,
+    TransactionTrait, TryInsertResult, sea_query::OnConflict,
 };
 use serde::{Deserialize, Serialize};
 
@@ -201,6 +201,60 @@ async fn store(
         .one(db)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("notification just stored".into()))
+}
+
+/// Stores many notices that send nothing to WeChat, each once however often its job runs.
+pub async fn store_all(
+    db: &impl ConnectionTrait,
+    events: &[(i64, &Notify)],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let rows: Vec<notification::Model> = events
+        .iter()
+        .flat_map(|(event_id, event)| {
+            event
+                .recipients
+                .iter()
+                .map(move |recipient| notification::Model {
+                    id: notification_id(*event_id, recipient),
+                    user_id: recipient.clone(),
+                    kind: event.kind.clone(),
+                    title: event.title.clone(),
+                    body: event.body.clone(),
+                    ref_type: event.ref_type.clone(),
+                    ref_id: event.ref_id.clone(),
+                    source_event: *event_id,
+                    wechat_status: WECHAT_NONE.to_owned(),
+                    created_at: now,
+                    read_at: None,
+                })
+        })
+        .collect();
+    // Well below SQLite's limit of bound values per statement.
+    for chunk in rows.chunks(500) {
+        let kinds: HashMap<&str, &str> = chunk
+            .iter()
+            .map(|n| (n.id.as_str(), n.kind.as_str()))
+            .collect();
+        let inserted = notification::Entity::insert_many(
+            chunk.iter().cloned().map(notification::ActiveModel::from),
+        )
+        .on_conflict_do_nothing_on([
+            notification::Column::SourceEvent,
+            notification::Column::UserId,
+        ])
+        .exec_with_returning_keys(db)
+        .await?;
+        if let TryInsertResult::Inserted(ids) = inserted {
+            for id in ids {
+                if let Some(kind) = kinds.get(id.as_str()) {
+                    metrics::counter!("notifications_stored_total", "kind" => kind.to_string())
+                        .increment(1);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn set_wechat_status(db: &impl ConnectionTrait, id: &str, status: &str) -> Result<(), DbErr> {

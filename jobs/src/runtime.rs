@@ -351,16 +351,14 @@ async fn serve_queue(
         if last_reclaim.elapsed() >= ctx.config.reclaim_idle / 2 {
             last_reclaim = std::time::Instant::now();
             let reclaimed = reclaim(ctx, key, consumer, conn).await?;
-            for entry in reclaimed {
-                if *stopped.borrow() {
-                    return Ok(());
-                }
-                process_entry(ctx, queue, key, conn.clone(), &entry).await?;
+            if *stopped.borrow() {
+                return Ok(());
             }
+            process_batch(ctx, queue, key, conn, &reclaimed).await?;
         }
         let options = StreamReadOptions::default()
             .group(GROUP, consumer)
-            .count(10)
+            .count(BATCH)
             .block(500);
         let reply: redis::RedisResult<StreamReadReply> =
             conn.xread_options(&[key], &[">"], &options).await;
@@ -378,17 +376,7 @@ async fn serve_queue(
             // Read but not started: left pending, another worker reclaims them.
             return Ok(());
         }
-        // Jobs of one batch run side by side: most of a job's time is spent waiting on the
-        // database and WeChat, and each job is independent of the others.
-        let results = futures_util::future::join_all(
-            entries
-                .iter()
-                .map(|entry| process_entry(ctx, queue, key, conn.clone(), entry)),
-        )
-        .await;
-        results
-            .into_iter()
-            .collect::<redis::RedisResult<Vec<()>>>()?;
+        process_batch(ctx, queue, key, conn, &entries).await?;
     }
     Ok(())
 }
@@ -426,24 +414,128 @@ async fn reclaim(
     }
 }
 
-/// Runs one stream entry's job and acknowledges it once the outcome is in the database.
-async fn process_entry(
+/// Stream entries read at once.
+const BATCH: usize = 50;
+
+/// Runs a batch of stream entries and acknowledges, in one call, those whose outcome is in the
+/// database. Notices that send nothing to WeChat are stored together in one transaction (a rush
+/// of enrolments is a rush of such notices); every other job runs on its own, side by side: most
+/// of a job's time is spent waiting on the database and WeChat, and each is independent.
+async fn process_batch(
     ctx: &JobContext,
     queue: Queue,
     key: &str,
-    mut conn: redis::aio::MultiplexedConnection,
-    entry: &StreamId,
+    conn: &mut redis::aio::MultiplexedConnection,
+    entries: &[StreamId],
 ) -> redis::RedisResult<()> {
-    let job_id: Option<i64> = entry.get("job");
-    if let Some(job_id) = job_id
-        && let Err(err) = run_job(ctx, queue, job_id).await
-    {
-        // The database is unreachable: leave the entry pending; it is reclaimed later.
-        tracing::warn!(error = %err, job_id, "job could not be recorded; leaving it pending");
+    if entries.is_empty() {
         return Ok(());
     }
-    let _: i64 = conn.xack(key, GROUP, &[&entry.id]).await?;
+    let job_ids: Vec<i64> = entries.iter().filter_map(|e| e.get("job")).collect();
+    let rows = match outbox::Entity::find()
+        .filter(outbox::Column::Id.is_in(job_ids))
+        .all(&ctx.db)
+        .await
+    {
+        Ok(rows) => rows,
+        Err(err) => {
+            // The database is unreachable: leave the entries pending; they are reclaimed later.
+            tracing::warn!(error = %err, "jobs could not be read; leaving them pending");
+            return Ok(());
+        }
+    };
+    // Done already (a duplicate delivery) or gone: nothing to do but acknowledge.
+    let (quiet, single): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .filter(|row| row.done_at.is_none() && row.dead_at.is_none())
+        .map(|row| (quiet_notice(ctx, &row), row))
+        .partition(|(notice, _)| notice.is_some());
+    let quiet: Vec<(outbox::Model, Notify)> = quiet
+        .into_iter()
+        .filter_map(|(notice, row)| notice.map(|n| (row, n)))
+        .collect();
+    let mut unrecorded: Vec<i64> = Vec::new();
+    if let Err(err) = store_quiet_notices(ctx, queue, &quiet).await {
+        tracing::warn!(error = %err, "notices could not be recorded; leaving them pending");
+        unrecorded.extend(quiet.iter().map(|(row, _)| row.id));
+    }
+    let results = futures_util::future::join_all(
+        single
+            .into_iter()
+            .map(|(_, row)| async move { (row.id, run_job(ctx, queue, row).await) }),
+    )
+    .await;
+    for (job_id, result) in results {
+        if let Err(err) = result {
+            tracing::warn!(error = %err, job_id, "job could not be recorded; leaving it pending");
+            unrecorded.push(job_id);
+        }
+    }
+    let done: Vec<&str> = entries
+        .iter()
+        .filter(|e| {
+            e.get::<i64>("job")
+                .is_none_or(|job_id| !unrecorded.contains(&job_id))
+        })
+        .map(|e| e.id.as_str())
+        .collect();
+    if !done.is_empty() {
+        let _: i64 = conn.xack(key, GROUP, &done).await?;
+    }
     Ok(())
+}
+
+/// The notice of a `notify` job whose kind has no WeChat template, so storing it is all it takes.
+fn quiet_notice(ctx: &JobContext, row: &outbox::Model) -> Option<Notify> {
+    let notice = match row.kind.as_str() {
+        Notify::KIND => serde_json::from_str::<Notify>(&row.payload).ok()?,
+        NotifyUrgent::KIND => serde_json::from_str::<NotifyUrgent>(&row.payload).ok()?.0,
+        _ => return None,
+    };
+    ctx.templates
+        .for_kind(&notice.kind)
+        .is_none()
+        .then_some(notice)
+}
+
+async fn store_quiet_notices(
+    ctx: &JobContext,
+    queue: Queue,
+    notices: &[(outbox::Model, Notify)],
+) -> Result<(), DbErr> {
+    if notices.is_empty() {
+        return Ok(());
+    }
+    use sea_orm::sea_query::ExprTrait as _;
+    let now = ctx.clock.now();
+    let txn = crate::write_txn::write_txn(&ctx.db).await?;
+    let events: Vec<(i64, &Notify)> = notices.iter().map(|(row, n)| (row.id, n)).collect();
+    notify::store_all(&txn, &events, now).await?;
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::DoneAt, Expr::value(now))
+        .col_expr(
+            outbox::Column::Attempts,
+            Expr::col(outbox::Column::Attempts).add(1),
+        )
+        .filter(outbox::Column::Id.is_in(events.iter().map(|(id, _)| *id)))
+        .filter(outbox::Column::DoneAt.is_null())
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    for (row, _) in notices {
+        record_done(queue, row, now);
+    }
+    Ok(())
+}
+
+fn record_done(queue: Queue, row: &outbox::Model, now: DateTime<Utc>) {
+    let labels = [
+        ("queue", queue.as_str().to_owned()),
+        ("kind", row.kind.clone()),
+    ];
+    let latency = (now - row.created_at).num_milliseconds().max(0) as f64 / 1000.0;
+    metrics::histogram!("job_latency_seconds", &labels).record(latency);
+    metrics::counter!("jobs_total", "queue" => queue.as_str(), "outcome" => "done").increment(1);
 }
 
 /// Why a job failed, and whether trying again can help.
@@ -479,14 +571,8 @@ async fn dispatch(ctx: &JobContext, row: &outbox::Model) -> Result<(), JobError>
     }
 }
 
-async fn run_job(ctx: &JobContext, queue: Queue, job_id: i64) -> Result<(), DbErr> {
-    let Some(row) = outbox::Entity::find_by_id(job_id).one(&ctx.db).await? else {
-        return Ok(());
-    };
-    // Done already (a duplicate delivery): nothing to do.
-    if row.done_at.is_some() || row.dead_at.is_some() {
-        return Ok(());
-    }
+async fn run_job(ctx: &JobContext, queue: Queue, row: outbox::Model) -> Result<(), DbErr> {
+    let job_id = row.id;
     let started = std::time::Instant::now();
     let result = dispatch(ctx, &row).await;
     let now = ctx.clock.now();
@@ -504,10 +590,7 @@ async fn run_job(ctx: &JobContext, queue: Queue, job_id: i64) -> Result<(), DbEr
                 .filter(outbox::Column::DoneAt.is_null())
                 .exec(&ctx.db)
                 .await?;
-            let latency = (now - row.created_at).num_milliseconds().max(0) as f64 / 1000.0;
-            metrics::histogram!("job_latency_seconds", &labels).record(latency);
-            metrics::counter!("jobs_total", "queue" => queue.as_str(), "outcome" => "done")
-                .increment(1);
+            record_done(queue, &row, now);
         }
         Err(error) => {
             let attempts = row.attempts + 1;

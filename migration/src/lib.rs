@@ -10,6 +10,7 @@ mod m20261123_000004_course_audit;
 mod m20261123_000005_attendance;
 mod m20261124_000001_course_lottery_and_reminders;
 mod m20261124_000002_canteen;
+mod m20261125_000001_course_last_place;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_attendance::Migration),
             Box::new(m20261124_000001_course_lottery_and_reminders::Migration),
             Box::new(m20261124_000002_canteen::Migration),
+            Box::new(m20261125_000001_course_last_place::Migration),
         ]
     }
 }

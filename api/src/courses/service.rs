@@ -147,6 +147,7 @@ pub async fn create(
         cancelled_at: Set(None),
         draw_seed: Set(None),
         drawn_at: Set(None),
+        last_place: Set(None),
         created_by: Set(actor.id().to_owned()),
         created_at: Set(now),
     }
@@ -303,9 +304,10 @@ async fn tell(
 }
 
 /// Enrols the caller or a dependent. The rules that do not depend on other enrolments are
-/// checked before the transaction; inside it, the participant's places are counted and the seat
-/// (or waitlist place) is taken by a conditional update, so the course row is held only for the
-/// update and the two inserts.
+/// checked before the transaction; inside it one conditional update of the course takes a seat
+/// or a waitlist place only if the participant holds no place in the course and fewer than the
+/// community's limit elsewhere, so the course row is held for that update and two inserts. Why a
+/// place was refused is worked out only when none was taken.
 pub async fn enroll(
     db: &DatabaseConnection,
     actor: &CurrentUser,
@@ -329,6 +331,12 @@ pub async fn enroll(
             ));
         }
     }
+    let place = Place {
+        course: &found,
+        who: &who,
+        live_key: format!("{course_id}:{}:{}", who.kind, who.id),
+        limit: settings.max_active_enrollments,
+    };
 
     let txn = write_txn(db).await?;
     if txn.get_database_backend() == DatabaseBackend::Postgres {
@@ -340,28 +348,10 @@ pub async fn enroll(
         ))
         .await?;
     }
-    let places: Vec<String> = enrollment::Entity::find()
-        .select_only()
-        .column(enrollment::Column::CourseId)
-        .filter(enrollment::Column::ParticipantId.eq(&who.id))
-        .filter(enrollment::Column::CommunityId.eq(&found.community_id))
-        .filter(enrollment::Column::Status.is_in(ACTIVE))
-        .into_tuple()
-        .all(&txn)
-        .await?;
-    if places.iter().any(|c| c == course_id) {
-        return Err(AppError::conflict(
-            "already_enrolled",
-            "already enrolled or waitlisted in this course",
-        ));
-    }
-    if places.len() as u64 >= u64::from(settings.max_active_enrollments) {
-        return Err(AppError::conflict(
-            "enrollment_limit_reached",
-            "the participant has as many places as allowed",
-        ));
-    }
-    let (status, position) = take_place(&txn, &found, now).await?;
+    let (status, position) = match take_place(&txn, &place, now).await? {
+        Some(taken) => taken,
+        None => return Err(why_refused(&txn, &place, now).await),
+    };
     let created = enrollment::Model {
         id: new_id(),
         course_id: course_id.to_owned(),
@@ -372,7 +362,7 @@ pub async fn enroll(
         participant_name: who.name.clone(),
         status: status.to_owned(),
         waitlist_position: position,
-        live_key: Some(format!("{course_id}:{}:{}", who.kind, who.id)),
+        live_key: Some(place.live_key.clone()),
         draw_rank: None,
         draw_result: None,
         created_at: now,
@@ -392,6 +382,14 @@ pub async fn enroll(
     tell(&txn, actor.id(), kind, title, &found, now).await?;
     txn.commit().await?;
     Ok(created.into())
+}
+
+/// A place asked for: the course, for whom, and the participant's limit of places.
+struct Place<'a> {
+    course: &'a course::Model,
+    who: &'a Participant,
+    live_key: String,
+    limit: u32,
 }
 
 fn refuse_unless_open(course: &course::Model, now: DateTime<Utc>) -> Result<(), AppError> {
@@ -421,56 +419,125 @@ fn while_open(
         .filter(course::Column::RegistrationClosesAt.gt(now))
 }
 
-/// Takes a seat if one is left, else a waitlist place (with its position), each by one
-/// conditional update of the course; a lottery course only takes applications.
+/// Takes a seat if one is left, else a waitlist place (with its position), by one conditional
+/// update of the course that also records which it took (`last_place`: every right-hand side
+/// of the update sees the row as it was); a lottery course only takes applications. `None`:
+/// nothing was taken.
 async fn take_place(
     txn: &DatabaseTransaction,
-    course: &course::Model,
+    place: &Place<'_>,
     now: DateTime<Utc>,
-) -> Result<(&'static str, Option<i32>), AppError> {
-    if course.allocation == "lottery" {
+) -> Result<Option<(&'static str, Option<i32>)>, AppError> {
+    if place.course.allocation == "lottery" {
         // Seats wait for the draw at the close: no race for faster thumbs.
-        let still_open = hold(txn, &course.id).await?;
+        let still_open = hold(txn, &place.course.id).await?;
         refuse_unless_open(&still_open, now)?;
-        return Ok(("applied", None));
+        if let Some(refusal) = places_refusal(txn, place).await? {
+            return Err(refusal);
+        }
+        return Ok(Some(("applied", None)));
     }
-    let seated = while_open(course::Entity::update_many(), &course.id, now)
+    let seat_left =
+        || Expr::col(course::Column::EnrolledCount).lt(Expr::col(course::Column::Capacity));
+    let one_if = |taken: bool| Expr::case(seat_left(), i32::from(taken)).finally(i32::from(!taken));
+    let taken = while_open(course::Entity::update_many(), &place.course.id, now)
         .col_expr(
             course::Column::EnrolledCount,
-            Expr::col(course::Column::EnrolledCount).add(1),
+            Expr::col(course::Column::EnrolledCount).add(one_if(true)),
         )
-        .filter(Expr::col(course::Column::EnrolledCount).lt(Expr::col(course::Column::Capacity)))
-        .exec(txn)
-        .await?
-        .rows_affected;
-    if seated == 1 {
-        return Ok(("enrolled", None));
-    }
-    let waiting = while_open(course::Entity::update_many(), &course.id, now)
         .col_expr(
             course::Column::WaitlistCount,
-            Expr::col(course::Column::WaitlistCount).add(1),
+            Expr::col(course::Column::WaitlistCount).add(one_if(false)),
+        )
+        .col_expr(
+            course::Column::LastPlace,
+            Expr::case(seat_left(), "enrolled")
+                .finally("waitlisted")
+                .into(),
         )
         .filter(
             Condition::any()
+                .add(seat_left())
                 .add(course::Column::WaitlistCapacity.is_null())
                 .add(
                     Expr::col(course::Column::WaitlistCount)
                         .lt(Expr::col(course::Column::WaitlistCapacity)),
                 ),
         )
+        .filter(Expr::exists(live_place(&place.live_key)).not())
+        .filter(Expr::expr(places_held(place)).lt(i64::from(place.limit)))
         .exec_with_returning(txn)
         .await?;
-    if let Some(row) = waiting.first() {
-        return Ok(("waitlisted", Some(row.waitlist_count)));
+    Ok(taken.first().map(|row| match row.last_place.as_deref() {
+        Some("enrolled") => ("enrolled", None),
+        _ => ("waitlisted", Some(row.waitlist_count)),
+    }))
+}
+
+/// The participant's live place in this course, if any.
+fn live_place(live_key: &str) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .expr(Expr::val(1))
+        .from(enrollment::Entity)
+        .and_where(enrollment::Column::LiveKey.eq(live_key))
+        .to_owned()
+}
+
+/// How many places the participant holds in the course's community.
+fn places_held(place: &Place<'_>) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .expr(Expr::col(enrollment::Column::Id).count())
+        .from(enrollment::Entity)
+        .and_where(enrollment::Column::ParticipantId.eq(&place.who.id))
+        .and_where(enrollment::Column::CommunityId.eq(&place.course.community_id))
+        .and_where(enrollment::Column::Status.is_in(ACTIVE))
+        .to_owned()
+}
+
+/// Why the participant may hold no more places: one in this course already, or the limit.
+async fn places_refusal(
+    txn: &DatabaseTransaction,
+    place: &Place<'_>,
+) -> Result<Option<AppError>, AppError> {
+    let places: Vec<String> = enrollment::Entity::find()
+        .select_only()
+        .column(enrollment::Column::CourseId)
+        .filter(enrollment::Column::ParticipantId.eq(&place.who.id))
+        .filter(enrollment::Column::CommunityId.eq(&place.course.community_id))
+        .filter(enrollment::Column::Status.is_in(ACTIVE))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    if places.contains(&place.course.id) {
+        return Ok(Some(AppError::conflict(
+            "already_enrolled",
+            "already enrolled or waitlisted in this course",
+        )));
     }
-    // Neither: the course closed or was cancelled meanwhile, or its waitlist is full.
-    let current = hold(txn, &course.id).await?;
-    refuse_unless_open(&current, now)?;
-    Err(AppError::conflict(
-        "waitlist_full",
-        "the course and its waitlist are full",
-    ))
+    if places.len() as u64 >= u64::from(place.limit) {
+        return Ok(Some(AppError::conflict(
+            "enrollment_limit_reached",
+            "the participant has as many places as allowed",
+        )));
+    }
+    Ok(None)
+}
+
+/// Why no place was taken: the participant's places, the course closed or cancelled meanwhile,
+/// or a full waitlist.
+async fn why_refused(txn: &DatabaseTransaction, place: &Place<'_>, now: DateTime<Utc>) -> AppError {
+    match places_refusal(txn, place).await {
+        Ok(Some(refusal)) | Err(refusal) => return refusal,
+        Ok(None) => {}
+    }
+    let current = match hold(txn, &place.course.id).await {
+        Ok(current) => current,
+        Err(err) => return err,
+    };
+    if let Err(refusal) = refuse_unless_open(&current, now) {
+        return refusal;
+    }
+    AppError::conflict("waitlist_full", "the course and its waitlist are full")
 }
 
 /// Cancels an enrollment; a freed seat goes to the first on the waitlist in the same

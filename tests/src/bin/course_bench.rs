@@ -34,6 +34,8 @@ use serde_json::{Value, json};
 /// What one load run saw.
 struct Run {
     elapsed: Duration,
+    /// CPU time of this whole process (server, workers, loader; not Redis or PostgreSQL).
+    cpu: Duration,
     latencies: Vec<Duration>,
     outcomes: BTreeMap<String, usize>,
 }
@@ -49,10 +51,11 @@ impl Run {
 
     fn report(&self, name: &str) {
         println!(
-            "  {name:<8} {:>5} requests in {:>6.3} s  {:>7.0} req/s  p50 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms  {:?}",
+            "  {name:<8} {:>5} requests in {:>6.3} s  {:>7.0} req/s  cpu {:>4.0} µs/req  p50 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms  {:?}",
             self.latencies.len(),
             self.elapsed.as_secs_f64(),
             self.per_second(),
+            self.cpu.as_secs_f64() * 1e6 / self.latencies.len() as f64,
             ms(self.percentile(0.50)),
             ms(self.percentile(0.99)),
             ms(self.percentile(1.0)),
@@ -64,6 +67,7 @@ impl Run {
 /// Sends every request, `in_flight` at a time; an outcome is the body's `status`, or the
 /// HTTP status with the error code.
 async fn load(requests: Vec<reqwest::RequestBuilder>, in_flight: usize) -> Run {
+    let cpu_before = linli_tests::bench::process_cpu();
     let started = Instant::now();
     let results: Vec<(Duration, String)> = stream::iter(requests)
         .map(|request| async move {
@@ -86,12 +90,14 @@ async fn load(requests: Vec<reqwest::RequestBuilder>, in_flight: usize) -> Run {
         .collect()
         .await;
     let elapsed = started.elapsed();
+    let cpu = linli_tests::bench::process_cpu().saturating_sub(cpu_before);
     let mut outcomes = BTreeMap::new();
     for (_, outcome) in &results {
         *outcomes.entry(outcome.clone()).or_insert(0) += 1;
     }
     Run {
         elapsed,
+        cpu,
         latencies: results.into_iter().map(|(d, _)| d).collect(),
         outcomes,
     }
