@@ -153,15 +153,15 @@ fn notification_id(event_id: i64, recipient: &str) -> String {
     format!("{event_id:019}-{recipient}")
 }
 
-async fn store(
-    db: &DatabaseConnection,
+/// The in-app notification of one event for one recipient.
+fn notification_row(
     event_id: i64,
     recipient: &str,
     event: &Notify,
-    has_template: bool,
+    wechat_status: &str,
     now: DateTime<Utc>,
-) -> Result<notification::Model, DbErr> {
-    let row = notification::Model {
+) -> notification::Model {
+    notification::Model {
         id: notification_id(event_id, recipient),
         user_id: recipient.to_owned(),
         kind: event.kind.clone(),
@@ -170,15 +170,26 @@ async fn store(
         ref_type: event.ref_type.clone(),
         ref_id: event.ref_id.clone(),
         source_event: event_id,
-        wechat_status: if has_template {
-            WECHAT_PENDING
-        } else {
-            WECHAT_NONE
-        }
-        .to_owned(),
+        wechat_status: wechat_status.to_owned(),
         created_at: now,
         read_at: None,
+    }
+}
+
+async fn store(
+    db: &DatabaseConnection,
+    event_id: i64,
+    recipient: &str,
+    event: &Notify,
+    has_template: bool,
+    now: DateTime<Utc>,
+) -> Result<notification::Model, DbErr> {
+    let wechat_status = if has_template {
+        WECHAT_PENDING
+    } else {
+        WECHAT_NONE
     };
+    let row = notification_row(event_id, recipient, event, wechat_status, now);
     let inserted = notification::Entity::insert(notification::ActiveModel::from(row.clone()))
         .on_conflict(
             OnConflict::columns([

@@ -445,15 +445,17 @@ async fn process_batch(
         }
     };
     // Done already (a duplicate delivery) or gone: nothing to do but acknowledge.
-    let (quiet, single): (Vec<_>, Vec<_>) = rows
-        .into_iter()
-        .filter(|row| row.done_at.is_none() && row.dead_at.is_none())
-        .map(|row| (quiet_notice(ctx, &row), row))
-        .partition(|(notice, _)| notice.is_some());
-    let quiet: Vec<(outbox::Model, Notify)> = quiet
-        .into_iter()
-        .filter_map(|(notice, row)| notice.map(|n| (row, n)))
-        .collect();
+    let mut quiet: Vec<(outbox::Model, Notify)> = Vec::new();
+    let mut single: Vec<outbox::Model> = Vec::new();
+    for row in rows {
+        if row.done_at.is_some() || row.dead_at.is_some() {
+            continue;
+        }
+        match quiet_notice(ctx, &row) {
+            Some(notice) => quiet.push((row, notice)),
+            None => single.push(row),
+        }
+    }
     let mut unrecorded: Vec<i64> = Vec::new();
     if let Err(err) = store_quiet_notices(ctx, queue, &quiet).await {
         tracing::warn!(error = %err, "notices could not be recorded; leaving them pending");
@@ -462,7 +464,7 @@ async fn process_batch(
     let results = futures_util::future::join_all(
         single
             .into_iter()
-            .map(|(_, row)| async move { (row.id, run_job(ctx, queue, row).await) }),
+            .map(|row| async move { (row.id, run_job(ctx, queue, row).await) }),
     )
     .await;
     for (job_id, result) in results {
