@@ -193,6 +193,7 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> anyhow::Resu
         handlers: Arc::new(job_handlers()),
     };
     Ok(AppState {
+        enrolments: crate::courses::EnrolQueue::start(db.clone()),
         db,
         redis,
         jwt: JwtKeys::new(jwt_secret.as_bytes()),

@@ -16,6 +16,8 @@ pub struct AppState {
     pub wechat: WeChatClient,
     /// What the job runtime needs; also used to inspect the queues.
     pub jobs: JobContext,
+    /// Enrolments taken together under load (group commit).
+    pub enrolments: crate::courses::EnrolQueue,
 }
 
 impl AppState {

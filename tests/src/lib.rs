@@ -73,6 +73,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub state: AppState,
     pub redis_prefix: String,
+    /// The environment it was built from, for another instance beside it.
+    vars: HashMap<String, String>,
     db: Option<TestDb>,
     data_dir: PathBuf,
 }
@@ -161,14 +163,8 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     customise(&mut vars);
-    let settings = Settings::from_vars(&vars).expect("test settings");
     let clock = ManualClock::new(Utc::now());
-    let app = Application::build_with_clock(settings, Arc::new(clock.clone()))
-        .await
-        .expect("the app builds");
-    let port = app.port();
-    let state = app.state().clone();
-    tokio::spawn(app.run_until_stopped());
+    let (port, state) = start_instance(&vars, &clock).await;
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
@@ -180,9 +176,22 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
         clock,
         state,
         redis_prefix,
+        vars,
         db: Some(db),
         data_dir,
     }
+}
+
+/// Builds and starts one Linli instance; its port and state.
+async fn start_instance(vars: &HashMap<String, String>, clock: &ManualClock) -> (u16, AppState) {
+    let settings = Settings::from_vars(vars).expect("test settings");
+    let app = Application::build_with_clock(settings, Arc::new(clock.clone()))
+        .await
+        .expect("the app builds");
+    let port = app.port();
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped());
+    (port, state)
 }
 
 impl Drop for TestApp {
@@ -239,6 +248,13 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// Another instance of Linli on the same database, Redis and clock, as when the service
+    /// is scaled out; the base address of its API.
+    pub async fn another_instance(&self) -> String {
+        let (port, _) = start_instance(&self.vars, &self.clock).await;
+        format!("http://127.0.0.1:{port}")
+    }
+
     pub fn url(&self, path: &str) -> String {
         if path.starts_with('/') && !path.starts_with("/api/") && is_root_path(path) {
             format!("{}{path}", self.address)

@@ -4,6 +4,9 @@
 pub mod attendance;
 pub mod dto;
 pub mod lottery;
+mod queue;
 pub mod reminders;
 pub mod routes;
 pub mod service;
+
+pub use queue::EnrolQueue;

@@ -266,7 +266,8 @@ async fn enroll(
     id: web::Path<String>,
     body: Json<Enroll>,
 ) -> Result<HttpResponse, AppError> {
-    let created = service::enroll(&state.db, &me, &id, body.0, state.now()).await?;
+    let created =
+        service::enroll(&state.db, &state.enrolments, &me, &id, body.0, state.now()).await?;
     Ok(HttpResponse::Created().json(created))
 }
 

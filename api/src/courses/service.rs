@@ -304,12 +304,11 @@ async fn tell(
 }
 
 /// Enrols the caller or a dependent. The rules that do not depend on other enrolments are
-/// checked before the transaction; inside it one conditional update of the course takes a seat
-/// or a waitlist place only if the participant holds no place in the course and fewer than the
-/// community's limit elsewhere, so the course row is held for that update and two inserts. Why a
-/// place was refused is worked out only when none was taken.
+/// checked here, outside any transaction; the place itself is taken in the enrolment queue
+/// (`EnrolQueue`), together with the enrolments that arrive at the same moment.
 pub async fn enroll(
     db: &DatabaseConnection,
+    queue: &super::EnrolQueue,
     actor: &CurrentUser,
     course_id: &str,
     input: Enroll,
@@ -331,65 +330,130 @@ pub async fn enroll(
             ));
         }
     }
-    let place = Place {
-        course: &found,
-        who: &who,
+    let ask = PlaceAsk {
         live_key: format!("{course_id}:{}:{}", who.kind, who.id),
         limit: settings.max_active_enrollments,
+        course: found,
+        who,
+        user_id: actor.id().to_owned(),
+        now,
     };
+    Ok(queue.take(ask).await?.into())
+}
 
-    let txn = write_txn(db).await?;
-    if txn.get_database_backend() == DatabaseBackend::Postgres {
-        // One participant's enrolments in different courses, one at a time (the limit).
-        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(hashtext($1))",
-            [who.id.clone().into()],
-        ))
-        .await?;
+/// A place asked for: the course, for whom, by whom, when, and the participant's limit of
+/// places in the community.
+pub(super) struct PlaceAsk {
+    course: course::Model,
+    who: Participant,
+    live_key: String,
+    limit: u32,
+    user_id: String,
+    now: DateTime<Utc>,
+}
+
+impl PlaceAsk {
+    pub(super) fn course_id(&self) -> &str {
+        &self.course.id
     }
-    let (status, position) = match take_place(&txn, &place, now).await? {
+}
+
+/// One enrolment inside a write transaction that holds its participant: one conditional update
+/// takes a seat or a waitlist place only if the participant holds no place in the course and
+/// fewer than the limit elsewhere, then the enrollment and its notice are inserted. Why a place
+/// was refused is worked out only when none was taken; a refusal writes nothing.
+async fn place_in(
+    txn: &DatabaseTransaction,
+    ask: &PlaceAsk,
+) -> Result<enrollment::Model, AppError> {
+    let (status, position) = match take_place(txn, ask).await? {
         Some(taken) => taken,
-        None => return Err(why_refused(&txn, &place, now).await),
+        None => return Err(why_refused(txn, ask).await),
     };
     let created = enrollment::Model {
         id: new_id(),
-        course_id: course_id.to_owned(),
-        community_id: found.community_id.clone(),
-        user_id: actor.id().to_owned(),
-        participant_kind: who.kind.to_owned(),
-        participant_id: who.id.clone(),
-        participant_name: who.name.clone(),
+        course_id: ask.course.id.clone(),
+        community_id: ask.course.community_id.clone(),
+        user_id: ask.user_id.clone(),
+        participant_kind: ask.who.kind.to_owned(),
+        participant_id: ask.who.id.clone(),
+        participant_name: ask.who.name.clone(),
         status: status.to_owned(),
         waitlist_position: position,
-        live_key: Some(place.live_key.clone()),
+        live_key: Some(ask.live_key.clone()),
         draw_rank: None,
         draw_result: None,
-        created_at: now,
+        created_at: ask.now,
         cancelled_at: None,
     };
     enrollment::Entity::insert(enrollment::ActiveModel::from(created.clone()))
-        .exec_without_returning(&txn)
+        .exec_without_returning(txn)
         .await?;
+    let name = &ask.who.name;
     let (kind, title) = match (status, position) {
-        ("applied", _) => ("course_applied", format!("{}已报名，截止后抽签", who.name)),
-        (_, None) => ("course_enrolled", format!("{}报名成功", who.name)),
-        (_, Some(p)) => (
-            "course_waitlisted",
-            format!("{}已进入候补，第{p}位", who.name),
-        ),
+        ("applied", _) => ("course_applied", format!("{name}已报名，截止后抽签")),
+        (_, None) => ("course_enrolled", format!("{name}报名成功")),
+        (_, Some(p)) => ("course_waitlisted", format!("{name}已进入候补，第{p}位")),
     };
-    tell(&txn, actor.id(), kind, title, &found, now).await?;
-    txn.commit().await?;
-    Ok(created.into())
+    tell(txn, &ask.user_id, kind, title, &ask.course, ask.now).await?;
+    Ok(created)
 }
 
-/// A place asked for: the course, for whom, and the participant's limit of places.
-struct Place<'a> {
-    course: &'a course::Model,
-    who: &'a Participant,
-    live_key: String,
-    limit: u32,
+/// One enrolment in a transaction of its own.
+pub(super) async fn place_alone(
+    db: &DatabaseConnection,
+    ask: &PlaceAsk,
+) -> Result<enrollment::Model, AppError> {
+    let txn = write_txn(db).await?;
+    hold_participants(&txn, [ask]).await?;
+    let created = place_in(&txn, ask).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// Several enrolments in one transaction, each as it would be alone, in the order given: the
+/// refused ones refused, the others committed together. `Err`: the transaction failed and none
+/// was taken.
+pub(super) async fn place_together(
+    db: &DatabaseConnection,
+    asks: &[&PlaceAsk],
+) -> Result<Vec<Result<enrollment::Model, AppError>>, AppError> {
+    let txn = write_txn(db).await?;
+    hold_participants(&txn, asks.iter().copied()).await?;
+    let mut outcomes = Vec::with_capacity(asks.len());
+    for ask in asks {
+        match place_in(&txn, ask).await {
+            // A database error may have spoilt the transaction (PostgreSQL aborts it).
+            Err(AppError::Internal(err)) => return Err(AppError::Internal(err)),
+            outcome => outcomes.push(outcome),
+        }
+    }
+    txn.commit().await?;
+    Ok(outcomes)
+}
+
+/// On PostgreSQL, holds the participants for the rest of the transaction, so that one
+/// participant's enrolments in different courses count each other's places (the limit). The
+/// locks are taken in one order everywhere, so two transactions never wait for each other.
+/// SQLite's write transaction already holds everything.
+async fn hold_participants<'a>(
+    txn: &DatabaseTransaction,
+    asks: impl IntoIterator<Item = &'a PlaceAsk>,
+) -> Result<(), AppError> {
+    if txn.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    // Participant ids are ids of ours (no commas).
+    let ids: Vec<&str> = asks.into_iter().map(|a| a.who.id.as_str()).collect();
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        "WITH held AS MATERIALIZED (SELECT DISTINCT hashtext(id) AS k \
+         FROM unnest(string_to_array($1, ',')) AS id ORDER BY k) \
+         SELECT pg_advisory_xact_lock(k) FROM held",
+        [ids.join(",").into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 fn refuse_unless_open(course: &course::Model, now: DateTime<Utc>) -> Result<(), AppError> {
@@ -425,13 +489,12 @@ fn while_open(
 /// nothing was taken.
 async fn take_place(
     txn: &DatabaseTransaction,
-    place: &Place<'_>,
-    now: DateTime<Utc>,
+    place: &PlaceAsk,
 ) -> Result<Option<(&'static str, Option<i32>)>, AppError> {
     if place.course.allocation == "lottery" {
         // Seats wait for the draw at the close: no race for faster thumbs.
         let still_open = hold(txn, &place.course.id).await?;
-        refuse_unless_open(&still_open, now)?;
+        refuse_unless_open(&still_open, place.now)?;
         if let Some(refusal) = places_refusal(txn, place).await? {
             return Err(refusal);
         }
@@ -440,7 +503,7 @@ async fn take_place(
     let seat_left =
         || Expr::col(course::Column::EnrolledCount).lt(Expr::col(course::Column::Capacity));
     let one_if = |taken: bool| Expr::case(seat_left(), i32::from(taken)).finally(i32::from(!taken));
-    let taken = while_open(course::Entity::update_many(), &place.course.id, now)
+    let taken = while_open(course::Entity::update_many(), &place.course.id, place.now)
         .col_expr(
             course::Column::EnrolledCount,
             Expr::col(course::Column::EnrolledCount).add(one_if(true)),
@@ -484,7 +547,7 @@ fn live_place(live_key: &str) -> sea_orm::sea_query::SelectStatement {
 }
 
 /// How many places the participant holds in the course's community.
-fn places_held(place: &Place<'_>) -> sea_orm::sea_query::SelectStatement {
+fn places_held(place: &PlaceAsk) -> sea_orm::sea_query::SelectStatement {
     sea_orm::sea_query::Query::select()
         .expr(Expr::col(enrollment::Column::Id).count())
         .from(enrollment::Entity)
@@ -497,7 +560,7 @@ fn places_held(place: &Place<'_>) -> sea_orm::sea_query::SelectStatement {
 /// Why the participant may hold no more places: one in this course already, or the limit.
 async fn places_refusal(
     txn: &DatabaseTransaction,
-    place: &Place<'_>,
+    place: &PlaceAsk,
 ) -> Result<Option<AppError>, AppError> {
     let places: Vec<String> = enrollment::Entity::find()
         .select_only()
@@ -525,7 +588,7 @@ async fn places_refusal(
 
 /// Why no place was taken: the participant's places, the course closed or cancelled meanwhile,
 /// or a full waitlist.
-async fn why_refused(txn: &DatabaseTransaction, place: &Place<'_>, now: DateTime<Utc>) -> AppError {
+async fn why_refused(txn: &DatabaseTransaction, place: &PlaceAsk) -> AppError {
     match places_refusal(txn, place).await {
         Ok(Some(refusal)) | Err(refusal) => return refusal,
         Ok(None) => {}
@@ -534,7 +597,7 @@ async fn why_refused(txn: &DatabaseTransaction, place: &Place<'_>, now: DateTime
         Ok(current) => current,
         Err(err) => return err,
     };
-    if let Err(refusal) = refuse_unless_open(&current, now) {
+    if let Err(refusal) = refuse_unless_open(&current, place.now) {
         return refusal;
     }
     AppError::conflict("waitlist_full", "the course and its waitlist are full")

@@ -348,6 +348,71 @@ async fn one_user_firing_ten_enrolments_gets_one() {
     );
 }
 
+/// Two instances, each taking enrolments together in shared transactions (group commit):
+/// the database alone keeps seats, positions and the per-participant limit right between them.
+#[tokio::test]
+async fn two_instances_enrolling_at_once_share_out_seats_and_limits_exactly() {
+    let app = spawn_app().await;
+    let other = app.another_instance().await;
+    let (community, staff) = app.community_with_staff("c6").await;
+    app.patch(
+        &format!("/communities/{community}/settings"),
+        Some(&staff.access_token),
+        json!({"max_active_enrollments": 2}),
+    )
+    .await
+    .assert_status(200);
+    let through = |i: usize, course: &str, who: &Session| {
+        let base = if i % 2 == 0 {
+            app.address.clone()
+        } else {
+            other.clone()
+        };
+        app.send(
+            app.http
+                .post(format!("{base}/api/v1/courses/{course}/enrollments"))
+                .bearer_auth(&who.access_token)
+                .json(&json!({})),
+        )
+    };
+
+    let course = create_course(&app, &staff, course_body(&app, 50)).await;
+    let people = residents(&app, &community, "c6", 150).await;
+    let answers = futures_util::future::join_all(
+        people
+            .iter()
+            .enumerate()
+            .map(|(i, p)| through(i, &course, p)),
+    )
+    .await;
+    assert!(answers.iter().all(|a| a.status == 201));
+    let after = roster(&app, &staff, &course).await;
+    assert_eq!(after["enrolled"].as_array().unwrap().len(), 50);
+    assert_eq!(positions(&after), (1..=100).collect::<Vec<_>>());
+
+    // One participant asks for four courses at once, through both instances: two places.
+    let mut courses = Vec::new();
+    for _ in 0..4 {
+        courses.push(create_course(&app, &staff, course_body(&app, 5)).await);
+    }
+    let keen = app.resident_of(&community, "c6-keen").await;
+    let answers = futures_util::future::join_all(
+        courses
+            .iter()
+            .enumerate()
+            .map(|(i, c)| through(i, c, &keen)),
+    )
+    .await;
+    assert_eq!(answers.iter().filter(|a| a.status == 201).count(), 2);
+    assert!(
+        answers
+            .iter()
+            .filter(|a| a.status != 201)
+            .all(|a| a.code() == "enrollment_limit_reached"),
+        "{answers:?}"
+    );
+}
+
 #[tokio::test]
 async fn twenty_simultaneous_cancellations_promote_twenty_in_order() {
     let app = spawn_app().await;

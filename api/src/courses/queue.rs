@@ -1,0 +1,111 @@
+//! Group commit for enrolments. In a registration rush every enrolment waits for the same course
+//! row (and on SQLite for the one writer), so each paying for its own transaction (begin, the
+//! locks, commit and its write-ahead log flush) is most of the cost. The enrolments that arrive
+//! while one transaction runs go together in the next: each is still its own conditional
+//! update and inserts, in arrival order, refused or taken exactly as it would be alone, and
+//! answered only after the commit. Correctness stays with the database, so any number of
+//! instances may enrol at once; the queue only saves work within one instance.
+use std::{
+    hash::{Hash, Hasher},
+    sync::Arc,
+};
+
+use entity::enrollment;
+use sea_orm::{DatabaseBackend, DatabaseConnection};
+use tokio::sync::{mpsc, oneshot};
+
+use super::service::{PlaceAsk, place_alone, place_together};
+use crate::error::AppError;
+
+/// At most this many enrolments share a transaction, so that none holds the course (or
+/// SQLite's writer) for long.
+const MOST_TOGETHER: usize = 64;
+
+/// The enrolment queue of this instance: one lane per group of courses, each lane one
+/// transaction at a time. SQLite has one lane (it has one writer anyway).
+#[derive(Clone)]
+pub struct EnrolQueue {
+    db: DatabaseConnection,
+    lanes: Arc<[mpsc::UnboundedSender<Waiting>]>,
+}
+
+/// An enrolment waiting in a lane, and where its outcome goes.
+struct Waiting {
+    ask: PlaceAsk,
+    reply: oneshot::Sender<Result<enrollment::Model, AppError>>,
+}
+
+impl EnrolQueue {
+    /// Starts the lanes on the current Tokio runtime; they end when the last clone is dropped.
+    pub fn start(db: DatabaseConnection) -> Self {
+        let lanes = match db.get_database_backend() {
+            DatabaseBackend::Sqlite => 1,
+            _ => 4,
+        };
+        let lanes = (0..lanes)
+            .map(|_| {
+                let (sender, receiver) = mpsc::unbounded_channel();
+                tokio::spawn(run_lane(db.clone(), receiver));
+                sender
+            })
+            .collect();
+        Self { db, lanes }
+    }
+
+    /// Takes the place asked for, together with the enrolments waiting in its lane.
+    pub(super) async fn take(&self, ask: PlaceAsk) -> Result<enrollment::Model, AppError> {
+        let (reply, outcome) = oneshot::channel();
+        let lane = &self.lanes[lane_of(ask.course_id(), self.lanes.len())];
+        if let Err(refused) = lane.send(Waiting { ask, reply }) {
+            // The lane has stopped (shutting down): alone, then.
+            return place_alone(&self.db, &refused.0.ask).await;
+        }
+        outcome.await.unwrap_or_else(|_| {
+            Err(AppError::Internal(anyhow::anyhow!(
+                "the enrolment lane stopped before answering"
+            )))
+        })
+    }
+}
+
+fn lane_of(course_id: &str, lanes: usize) -> usize {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    course_id.hash(&mut hasher);
+    (hasher.finish() % lanes as u64) as usize
+}
+
+/// Serves a lane: whatever has arrived, up to `MOST_TOGETHER`, goes in one transaction.
+async fn run_lane(db: DatabaseConnection, mut arrivals: mpsc::UnboundedReceiver<Waiting>) {
+    let mut batch = Vec::with_capacity(MOST_TOGETHER);
+    while arrivals.recv_many(&mut batch, MOST_TOGETHER).await > 0 {
+        serve(&db, std::mem::take(&mut batch)).await;
+    }
+}
+
+async fn serve(db: &DatabaseConnection, mut batch: Vec<Waiting>) {
+    // Courses in one order in every transaction (a stable sort keeps each course's arrival
+    // order), so that two instances' transactions never wait for each other's course rows.
+    batch.sort_by(|a, b| a.ask.course_id().cmp(b.ask.course_id()));
+    let asks: Vec<&PlaceAsk> = batch.iter().map(|w| &w.ask).collect();
+    match place_together(db, &asks).await {
+        Ok(outcomes) => {
+            for (waiting, outcome) in batch.into_iter().zip(outcomes) {
+                // Nobody listening: the caller went away; the enrolment stands.
+                let _ = waiting.reply.send(outcome);
+            }
+        }
+        Err(err) => {
+            // Rare (a deadlock another writer caused, a lost connection): each goes alone,
+            // so one enrolment's trouble is not everyone's.
+            tracing::warn!(
+                error = %err,
+                together = batch.len(),
+                "shared enrolment transaction failed; each goes alone"
+            );
+            for waiting in batch {
+                let outcome = place_alone(db, &waiting.ask).await;
+                let _ = waiting.reply.send(outcome);
+            }
+        }
+    }
+}
