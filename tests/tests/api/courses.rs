@@ -363,7 +363,7 @@ async fn two_instances_enrolling_at_once_share_out_seats_and_limits_exactly() {
     .await
     .assert_status(200);
     let through = |i: usize, course: &str, who: &Session| {
-        let base = if i % 2 == 0 {
+        let base = if i.is_multiple_of(2) {
             app.address.clone()
         } else {
             other.clone()
