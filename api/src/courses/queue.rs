@@ -19,7 +19,7 @@ use crate::error::AppError;
 
 /// At most this many enrolments share a transaction, so that none holds the course (or
 /// SQLite's writer) for long.
-const MOST_TOGETHER: usize = 64;
+const MOST_TOGETHER: usize = 256;
 
 /// The enrolment queue of this instance: one lane per group of courses, each lane one
 /// transaction at a time. SQLite has one lane (it has one writer anyway).
@@ -36,20 +36,47 @@ struct Waiting {
 }
 
 impl EnrolQueue {
-    /// Starts the lanes on the current Tokio runtime; they end when the last clone is dropped.
+    /// Starts the lanes on a thread of their own; they end when the last clone is dropped.
+    ///
+    /// A lane awaits each of its statements in turn, so it must be woken the moment one is
+    /// done: on a runtime shared with other work (the workers, in tests the load) every wake-up
+    /// would wait its turn in the queue, and a transaction holds the course that much longer.
     pub fn start(db: DatabaseConnection) -> Self {
         let lanes = match db.get_database_backend() {
             DatabaseBackend::Sqlite => 1,
             _ => 4,
         };
-        let lanes = (0..lanes)
-            .map(|_| {
-                let (sender, receiver) = mpsc::unbounded_channel();
-                tokio::spawn(run_lane(db.clone(), receiver));
-                sender
-            })
-            .collect();
-        Self { db, lanes }
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..lanes).map(|_| mpsc::unbounded_channel()).unzip();
+        let serve_lanes = {
+            let db = db.clone();
+            async move {
+                futures_util::future::join_all(
+                    receivers.into_iter().map(|r| run_lane(db.clone(), r)),
+                )
+                .await;
+            }
+        };
+        // Should the thread not start, the receivers are gone with it and every enrolment
+        // goes alone (`take`).
+        let started = std::thread::Builder::new()
+            .name("enrolments".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(serve_lanes),
+                    Err(err) => tracing::error!(error = %err, "no runtime for the enrolment lanes"),
+                }
+            });
+        if let Err(err) = started {
+            tracing::error!(error = %err, "no thread for the enrolment lanes");
+        }
+        Self {
+            db,
+            lanes: senders.into(),
+        }
     }
 
     /// Takes the place asked for, together with the enrolments waiting in its lane.

@@ -267,7 +267,7 @@ async fn enroll(
     body: Json<Enroll>,
 ) -> Result<HttpResponse, AppError> {
     let created =
-        service::enroll(&state.db, &state.enrolments, &me, &id, body.0, state.now()).await?;
+        service::enroll(&state.db, &state.enrolments, me, &id, body.0, state.now()).await?;
     Ok(HttpResponse::Created().json(created))
 }
 

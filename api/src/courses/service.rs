@@ -2,6 +2,8 @@
 //! update of the course row; changes that move the waitlist hold the row for their whole
 //! transaction (SQLite `BEGIN IMMEDIATE`; PostgreSQL `SELECT … FOR UPDATE`). Either way seats go
 //! in commit order, never beyond capacity, and a freed seat is filled before the answer.
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use entity::{course, course_audit, course_session, dependent, enrollment};
 use jobs::{notify::Notify, outbox};
@@ -47,9 +49,8 @@ async fn sessions_of(
 async fn sessions_of_all(
     db: &impl ConnectionTrait,
     course_ids: impl IntoIterator<Item = String>,
-) -> Result<std::collections::HashMap<String, Vec<course_session::Model>>, AppError> {
-    let mut by_course: std::collections::HashMap<String, Vec<course_session::Model>> =
-        Default::default();
+) -> Result<HashMap<String, Vec<course_session::Model>>, AppError> {
+    let mut by_course: HashMap<String, Vec<course_session::Model>> = Default::default();
     let rows = course_session::Entity::find()
         .filter(course_session::Column::CourseId.is_in(course_ids))
         .order_by_asc(course_session::Column::StartsAt)
@@ -80,27 +81,24 @@ pub(super) async fn visible(
         .ok_or(AppError::NotFound)
 }
 
-/// `visible`, with the course's community read in the same query.
-async fn visible_with_community(
+/// Courses with their communities, by id, in one query.
+async fn courses_with_communities(
     db: &impl ConnectionTrait,
-    actor: &CurrentUser,
-    id: &str,
-) -> Result<(course::Model, entity::community::Model), AppError> {
+    ids: impl IntoIterator<Item = String>,
+) -> Result<HashMap<String, (course::Model, entity::community::Model)>, AppError> {
     let of_community = course::Entity::belongs_to(entity::community::Entity)
         .from(course::Column::CommunityId)
         .to(entity::community::Column::Id);
-    let (found, community) = course::Entity::find_by_id(id.to_owned())
+    let rows = course::Entity::find()
+        .filter(course::Column::Id.is_in(ids))
         .select_also(entity::community::Entity)
         .join(JoinType::InnerJoin, of_community.into())
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let seen = actor.community_id() == Some(found.community_id.as_str())
-        || actor.is_staff_of(&found.community_id);
-    match (seen, community) {
-        (true, Some(community)) => Ok((found, community)),
-        _ => Err(AppError::NotFound),
-    }
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(found, community)| Some((found.id.clone(), (found, community?))))
+        .collect())
 }
 
 /// Holds the course for the rest of the transaction (SQLite's IMMEDIATE already does).
@@ -303,59 +301,79 @@ async fn tell(
     tell_all(db, vec![user_id.to_owned()], kind, &title, course, now).await
 }
 
-/// Enrols the caller or a dependent. The rules that do not depend on other enrolments are
-/// checked here, outside any transaction; the place itself is taken in the enrolment queue
-/// (`EnrolQueue`), together with the enrolments that arrive at the same moment.
+/// Enrols the caller or a dependent through the enrolment queue (`EnrolQueue`), which takes
+/// the place together with the enrolments that arrive at the same moment.
 pub async fn enroll(
     db: &DatabaseConnection,
     queue: &super::EnrolQueue,
-    actor: &CurrentUser,
+    actor: CurrentUser,
     course_id: &str,
     input: Enroll,
     now: DateTime<Utc>,
 ) -> Result<EnrollmentView, AppError> {
-    let (found, community) = visible_with_community(db, actor, course_id).await?;
-    refuse_unless_open(&found, now)?;
-    let settings = crate::community::settings::CommunitySettings::from_json(&community.settings);
-    let who = participant(db, actor, input.dependent_id.as_deref()).await?;
-    if found.min_age.is_some() || found.max_age.is_some() {
-        let first_session = sessions_of(db, course_id)
-            .await?
-            .first()
-            .map(|s| s.starts_at);
-        if !eligible(&found, first_session, &who, &community.timezone) {
-            return Err(AppError::unprocessable(
-                "not_eligible",
-                "the participant's age is outside this course's range",
-            ));
-        }
-    }
+    let who = participant(db, &actor, input.dependent_id.as_deref()).await?;
     let ask = PlaceAsk {
-        live_key: format!("{course_id}:{}:{}", who.kind, who.id),
-        limit: settings.max_active_enrollments,
-        course: found,
+        course_id: course_id.to_owned(),
+        actor,
         who,
-        user_id: actor.id().to_owned(),
         now,
     };
     Ok(queue.take(ask).await?.into())
 }
 
-/// A place asked for: the course, for whom, by whom, when, and the participant's limit of
-/// places in the community.
+/// An enrolment asked for: which course, by whom, for whom, when. Every rule is checked inside
+/// the transaction that takes the place, so the course is read once for all the enrolments
+/// that share it.
 pub(super) struct PlaceAsk {
-    course: course::Model,
+    course_id: String,
+    actor: CurrentUser,
     who: Participant,
-    live_key: String,
-    limit: u32,
-    user_id: String,
     now: DateTime<Utc>,
 }
 
 impl PlaceAsk {
     pub(super) fn course_id(&self) -> &str {
-        &self.course.id
+        &self.course_id
     }
+}
+
+/// A place that may be taken: the course is visible to the asker, open, and the participant
+/// of an age it accepts; with the participant's live key and limit of places in the community.
+struct Place<'a> {
+    course: &'a course::Model,
+    ask: &'a PlaceAsk,
+    live_key: String,
+    limit: u32,
+}
+
+/// Checks the rules that need no other enrolment: the course is the asker's community's (404
+/// otherwise), open, and the participant's age on the first session day in its range.
+fn admit<'a>(
+    ask: &'a PlaceAsk,
+    found: Option<&'a (course::Model, entity::community::Model)>,
+    first_sessions: &HashMap<String, DateTime<Utc>>,
+) -> Result<Place<'a>, AppError> {
+    let (course, community) = found
+        .filter(|(c, _)| {
+            ask.actor.community_id() == Some(c.community_id.as_str())
+                || ask.actor.is_staff_of(&c.community_id)
+        })
+        .ok_or(AppError::NotFound)?;
+    refuse_unless_open(course, ask.now)?;
+    let first_session = first_sessions.get(&course.id).copied();
+    if !eligible(course, first_session, &ask.who, &community.timezone) {
+        return Err(AppError::unprocessable(
+            "not_eligible",
+            "the participant's age is outside this course's range",
+        ));
+    }
+    let settings = crate::community::settings::CommunitySettings::from_json(&community.settings);
+    Ok(Place {
+        course,
+        ask,
+        live_key: format!("{}:{}:{}", course.id, ask.who.kind, ask.who.id),
+        limit: settings.max_active_enrollments,
+    })
 }
 
 /// One enrolment inside a write transaction that holds its participant: one conditional update
@@ -364,23 +382,24 @@ impl PlaceAsk {
 /// was refused is worked out only when none was taken; a refusal writes nothing.
 async fn place_in(
     txn: &DatabaseTransaction,
-    ask: &PlaceAsk,
+    place: &Place<'_>,
 ) -> Result<enrollment::Model, AppError> {
-    let (status, position) = match take_place(txn, ask).await? {
+    let (status, position) = match take_place(txn, place).await? {
         Some(taken) => taken,
-        None => return Err(why_refused(txn, ask).await),
+        None => return Err(why_refused(txn, place).await),
     };
+    let (ask, course) = (place.ask, place.course);
     let created = enrollment::Model {
         id: new_id(),
-        course_id: ask.course.id.clone(),
-        community_id: ask.course.community_id.clone(),
-        user_id: ask.user_id.clone(),
+        course_id: course.id.clone(),
+        community_id: course.community_id.clone(),
+        user_id: ask.actor.id().to_owned(),
         participant_kind: ask.who.kind.to_owned(),
         participant_id: ask.who.id.clone(),
         participant_name: ask.who.name.clone(),
         status: status.to_owned(),
         waitlist_position: position,
-        live_key: Some(ask.live_key.clone()),
+        live_key: Some(place.live_key.clone()),
         draw_rank: None,
         draw_result: None,
         created_at: ask.now,
@@ -395,34 +414,28 @@ async fn place_in(
         (_, None) => ("course_enrolled", format!("{name}报名成功")),
         (_, Some(p)) => ("course_waitlisted", format!("{name}已进入候补，第{p}位")),
     };
-    tell(txn, &ask.user_id, kind, title, &ask.course, ask.now).await?;
+    tell(txn, ask.actor.id(), kind, title, course, ask.now).await?;
     Ok(created)
 }
 
-/// One enrolment in a transaction of its own.
-pub(super) async fn place_alone(
-    db: &DatabaseConnection,
-    ask: &PlaceAsk,
-) -> Result<enrollment::Model, AppError> {
-    let txn = write_txn(db).await?;
-    hold_participants(&txn, [ask]).await?;
-    let created = place_in(&txn, ask).await?;
-    txn.commit().await?;
-    Ok(created)
-}
-
-/// Several enrolments in one transaction, each as it would be alone, in the order given: the
-/// refused ones refused, the others committed together. `Err`: the transaction failed and none
-/// was taken.
+/// Several enrolments in one transaction, each checked and taken as it would be alone, in the
+/// order given: the refused ones refused, the others committed together. `Err`: the
+/// transaction failed and none was taken.
 pub(super) async fn place_together(
     db: &DatabaseConnection,
     asks: &[&PlaceAsk],
 ) -> Result<Vec<Result<enrollment::Model, AppError>>, AppError> {
     let txn = write_txn(db).await?;
     hold_participants(&txn, asks.iter().copied()).await?;
+    let courses = courses_with_communities(&*txn, asks.iter().map(|a| a.course_id.clone())).await?;
+    let first_sessions = first_sessions_of_age_limited(&*txn, courses.values()).await?;
     let mut outcomes = Vec::with_capacity(asks.len());
     for ask in asks {
-        match place_in(&txn, ask).await {
+        let outcome = match admit(ask, courses.get(&ask.course_id), &first_sessions) {
+            Ok(place) => place_in(&txn, &place).await,
+            Err(refusal) => Err(refusal),
+        };
+        match outcome {
             // A database error may have spoilt the transaction (PostgreSQL aborts it).
             Err(AppError::Internal(err)) => return Err(AppError::Internal(err)),
             outcome => outcomes.push(outcome),
@@ -430,6 +443,34 @@ pub(super) async fn place_together(
     }
     txn.commit().await?;
     Ok(outcomes)
+}
+
+/// One enrolment in a transaction of its own.
+pub(super) async fn place_alone(
+    db: &DatabaseConnection,
+    ask: &PlaceAsk,
+) -> Result<enrollment::Model, AppError> {
+    let mut outcomes = place_together(db, &[ask]).await?;
+    outcomes.pop().unwrap_or(Err(AppError::NotFound))
+}
+
+/// When the first session of each course with an age range starts (age is taken on that day).
+async fn first_sessions_of_age_limited<'a>(
+    db: &impl ConnectionTrait,
+    courses: impl Iterator<Item = &'a (course::Model, entity::community::Model)>,
+) -> Result<HashMap<String, DateTime<Utc>>, AppError> {
+    let limited: Vec<String> = courses
+        .filter(|(c, _)| c.min_age.is_some() || c.max_age.is_some())
+        .map(|(c, _)| c.id.clone())
+        .collect();
+    if limited.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(sessions_of_all(db, limited)
+        .await?
+        .into_iter()
+        .filter_map(|(course, sessions)| Some((course, sessions.first()?.starts_at)))
+        .collect())
 }
 
 /// On PostgreSQL, holds the participants for the rest of the transaction, so that one
@@ -489,12 +530,12 @@ fn while_open(
 /// nothing was taken.
 async fn take_place(
     txn: &DatabaseTransaction,
-    place: &PlaceAsk,
+    place: &Place<'_>,
 ) -> Result<Option<(&'static str, Option<i32>)>, AppError> {
     if place.course.allocation == "lottery" {
         // Seats wait for the draw at the close: no race for faster thumbs.
         let still_open = hold(txn, &place.course.id).await?;
-        refuse_unless_open(&still_open, place.now)?;
+        refuse_unless_open(&still_open, place.ask.now)?;
         if let Some(refusal) = places_refusal(txn, place).await? {
             return Err(refusal);
         }
@@ -503,34 +544,38 @@ async fn take_place(
     let seat_left =
         || Expr::col(course::Column::EnrolledCount).lt(Expr::col(course::Column::Capacity));
     let one_if = |taken: bool| Expr::case(seat_left(), i32::from(taken)).finally(i32::from(!taken));
-    let taken = while_open(course::Entity::update_many(), &place.course.id, place.now)
-        .col_expr(
-            course::Column::EnrolledCount,
-            Expr::col(course::Column::EnrolledCount).add(one_if(true)),
-        )
-        .col_expr(
-            course::Column::WaitlistCount,
-            Expr::col(course::Column::WaitlistCount).add(one_if(false)),
-        )
-        .col_expr(
-            course::Column::LastPlace,
-            Expr::case(seat_left(), "enrolled")
-                .finally("waitlisted")
-                .into(),
-        )
-        .filter(
-            Condition::any()
-                .add(seat_left())
-                .add(course::Column::WaitlistCapacity.is_null())
-                .add(
-                    Expr::col(course::Column::WaitlistCount)
-                        .lt(Expr::col(course::Column::WaitlistCapacity)),
-                ),
-        )
-        .filter(Expr::exists(live_place(&place.live_key)).not())
-        .filter(Expr::expr(places_held(place)).lt(i64::from(place.limit)))
-        .exec_with_returning(txn)
-        .await?;
+    let taken = while_open(
+        course::Entity::update_many(),
+        &place.course.id,
+        place.ask.now,
+    )
+    .col_expr(
+        course::Column::EnrolledCount,
+        Expr::col(course::Column::EnrolledCount).add(one_if(true)),
+    )
+    .col_expr(
+        course::Column::WaitlistCount,
+        Expr::col(course::Column::WaitlistCount).add(one_if(false)),
+    )
+    .col_expr(
+        course::Column::LastPlace,
+        Expr::case(seat_left(), "enrolled")
+            .finally("waitlisted")
+            .into(),
+    )
+    .filter(
+        Condition::any()
+            .add(seat_left())
+            .add(course::Column::WaitlistCapacity.is_null())
+            .add(
+                Expr::col(course::Column::WaitlistCount)
+                    .lt(Expr::col(course::Column::WaitlistCapacity)),
+            ),
+    )
+    .filter(Expr::exists(live_place(&place.live_key)).not())
+    .filter(Expr::expr(places_held(place)).lt(i64::from(place.limit)))
+    .exec_with_returning(txn)
+    .await?;
     Ok(taken.first().map(|row| match row.last_place.as_deref() {
         Some("enrolled") => ("enrolled", None),
         _ => ("waitlisted", Some(row.waitlist_count)),
@@ -547,11 +592,11 @@ fn live_place(live_key: &str) -> sea_orm::sea_query::SelectStatement {
 }
 
 /// How many places the participant holds in the course's community.
-fn places_held(place: &PlaceAsk) -> sea_orm::sea_query::SelectStatement {
+fn places_held(place: &Place<'_>) -> sea_orm::sea_query::SelectStatement {
     sea_orm::sea_query::Query::select()
         .expr(Expr::col(enrollment::Column::Id).count())
         .from(enrollment::Entity)
-        .and_where(enrollment::Column::ParticipantId.eq(&place.who.id))
+        .and_where(enrollment::Column::ParticipantId.eq(&place.ask.who.id))
         .and_where(enrollment::Column::CommunityId.eq(&place.course.community_id))
         .and_where(enrollment::Column::Status.is_in(ACTIVE))
         .to_owned()
@@ -560,12 +605,12 @@ fn places_held(place: &PlaceAsk) -> sea_orm::sea_query::SelectStatement {
 /// Why the participant may hold no more places: one in this course already, or the limit.
 async fn places_refusal(
     txn: &DatabaseTransaction,
-    place: &PlaceAsk,
+    place: &Place<'_>,
 ) -> Result<Option<AppError>, AppError> {
     let places: Vec<String> = enrollment::Entity::find()
         .select_only()
         .column(enrollment::Column::CourseId)
-        .filter(enrollment::Column::ParticipantId.eq(&place.who.id))
+        .filter(enrollment::Column::ParticipantId.eq(&place.ask.who.id))
         .filter(enrollment::Column::CommunityId.eq(&place.course.community_id))
         .filter(enrollment::Column::Status.is_in(ACTIVE))
         .into_tuple()
@@ -588,7 +633,7 @@ async fn places_refusal(
 
 /// Why no place was taken: the participant's places, the course closed or cancelled meanwhile,
 /// or a full waitlist.
-async fn why_refused(txn: &DatabaseTransaction, place: &PlaceAsk) -> AppError {
+async fn why_refused(txn: &DatabaseTransaction, place: &Place<'_>) -> AppError {
     match places_refusal(txn, place).await {
         Ok(Some(refusal)) | Err(refusal) => return refusal,
         Ok(None) => {}
@@ -597,7 +642,7 @@ async fn why_refused(txn: &DatabaseTransaction, place: &PlaceAsk) -> AppError {
         Ok(current) => current,
         Err(err) => return err,
     };
-    if let Err(refusal) = refuse_unless_open(&current, place.now) {
+    if let Err(refusal) = refuse_unless_open(&current, place.ask.now) {
         return refusal;
     }
     AppError::conflict("waitlist_full", "the course and its waitlist are full")
