@@ -1,9 +1,9 @@
 //! Group commit for enrolments. In a registration rush every enrolment waits for the same course
 //! row (and on SQLite for the one writer), so each paying for its own transaction (begin, the
 //! locks, commit and its write-ahead log flush) is most of the cost. The enrolments that arrive
-//! while one transaction runs go together in the next: each is still its own conditional
-//! update and inserts, in arrival order, refused or taken exactly as it would be alone, and
-//! answered only after the commit. Correctness stays with the database, so any number of
+//! while one transaction runs go together in the next, which reads each course once: each is
+//! still checked against every rule and is its own conditional update and inserts, in arrival
+//! order, refused or taken exactly as it would be alone, and answered only after the commit. Correctness stays with the database, so any number of
 //! instances may enrol at once; the queue only saves work within one instance.
 use std::{
     hash::{Hash, Hasher},
