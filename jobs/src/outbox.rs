@@ -69,6 +69,28 @@ pub async fn emit<E: Event>(
     .await
 }
 
+/// Writes several events of one type into the outbox in one insert.
+pub async fn emit_all<E: Event>(
+    db: &impl ConnectionTrait,
+    events: &[E],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows = events
+        .iter()
+        .map(|event| {
+            let payload = serde_json::to_string(event).map_err(|e| DbErr::Custom(e.to_string()))?;
+            Ok(new_row(E::QUEUE, E::KIND, payload, now))
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    outbox::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn emit_raw(
     db: &impl ConnectionTrait,
     queue: Queue,
@@ -77,10 +99,18 @@ pub async fn emit_raw(
     now: DateTime<Utc>,
 ) -> Result<i64, DbErr> {
     // Insert only: the id comes back with the insert, no read of the row afterwards.
-    let inserted = outbox::Entity::insert(outbox::ActiveModel {
+    let inserted = outbox::Entity::insert(new_row(queue, kind, payload.to_owned(), now))
+        .exec(db)
+        .await?;
+    Ok(inserted.last_insert_id)
+}
+
+/// A new outbox row, due now.
+fn new_row(queue: Queue, kind: &str, payload: String, now: DateTime<Utc>) -> outbox::ActiveModel {
+    outbox::ActiveModel {
         queue: Set(queue.as_str().to_owned()),
         kind: Set(kind.to_owned()),
-        payload: Set(payload.to_owned()),
+        payload: Set(payload),
         created_at: Set(now),
         published_at: Set(None),
         done_at: Set(None),
@@ -89,8 +119,5 @@ pub async fn emit_raw(
         attempts: Set(0),
         last_error: Set(None),
         ..Default::default()
-    })
-    .exec(db)
-    .await?;
-    Ok(inserted.last_insert_id)
+    }
 }

@@ -378,12 +378,13 @@ fn admit<'a>(
 
 /// One enrolment inside a write transaction that holds its participant: one conditional update
 /// takes a seat or a waitlist place only if the participant holds no place in the course and
-/// fewer than the limit elsewhere, then the enrollment and its notice are inserted. Why a place
-/// was refused is worked out only when none was taken; a refusal writes nothing.
-async fn place_in(
+/// fewer than the limit elsewhere. Why a place was refused is worked out only when none was
+/// taken; a refusal writes nothing. The enrollment and its notice are returned for `Taken` to
+/// insert.
+async fn take_in(
     txn: &DatabaseTransaction,
     place: &Place<'_>,
-) -> Result<enrollment::Model, AppError> {
+) -> Result<(enrollment::Model, Notify), AppError> {
     let (status, position) = match take_place(txn, place).await? {
         Some(taken) => taken,
         None => return Err(why_refused(txn, place).await),
@@ -405,17 +406,63 @@ async fn place_in(
         created_at: ask.now,
         cancelled_at: None,
     };
-    enrollment::Entity::insert(enrollment::ActiveModel::from(created.clone()))
-        .exec_without_returning(txn)
-        .await?;
     let name = &ask.who.name;
     let (kind, title) = match (status, position) {
         ("applied", _) => ("course_applied", format!("{name}已报名，截止后抽签")),
         (_, None) => ("course_enrolled", format!("{name}报名成功")),
         (_, Some(p)) => ("course_waitlisted", format!("{name}已进入候补，第{p}位")),
     };
-    tell(txn, ask.actor.id(), kind, title, course, ask.now).await?;
-    Ok(created)
+    let notice = Notify::about(
+        vec![ask.actor.id().to_owned()],
+        kind,
+        ("course", &course.id),
+        title,
+        course.title.clone(),
+    );
+    Ok((created, notice))
+}
+
+/// Places taken in a shared transaction whose rows are not yet written: they go in one insert
+/// each (enrollments, notices) instead of two per enrolment. Only the participant's own rows
+/// bear on a later enrolment's rules (a live place in the course, places held), so they are
+/// written before the same participant's next enrolment in the transaction, and at the end.
+#[derive(Default)]
+struct Taken {
+    enrollments: Vec<enrollment::Model>,
+    notices: Vec<Notify>,
+    participants: std::collections::HashSet<String>,
+}
+
+impl Taken {
+    fn add(&mut self, created: enrollment::Model, notice: Notify) {
+        self.participants.insert(created.participant_id.clone());
+        self.enrollments.push(created);
+        self.notices.push(notice);
+    }
+
+    fn unwritten_for(&self, participant: &str) -> bool {
+        self.participants.contains(participant)
+    }
+
+    async fn write(
+        &mut self,
+        txn: &DatabaseTransaction,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        if self.enrollments.is_empty() {
+            return Ok(());
+        }
+        enrollment::Entity::insert_many(
+            self.enrollments
+                .drain(..)
+                .map(enrollment::ActiveModel::from),
+        )
+        .exec_without_returning(txn)
+        .await?;
+        outbox::emit_all(txn, &std::mem::take(&mut self.notices), now).await?;
+        self.participants.clear();
+        Ok(())
+    }
 }
 
 /// Several enrolments in one transaction, each checked and taken as it would be alone, in the
@@ -429,18 +476,28 @@ pub(super) async fn place_together(
     hold_participants(&txn, asks.iter().copied()).await?;
     let courses = courses_with_communities(&*txn, asks.iter().map(|a| a.course_id.clone())).await?;
     let first_sessions = first_sessions_of_age_limited(&*txn, courses.values()).await?;
+    let latest = asks.iter().map(|a| a.now).max().unwrap_or_else(Utc::now);
+    let mut taken = Taken::default();
     let mut outcomes = Vec::with_capacity(asks.len());
     for ask in asks {
+        if taken.unwritten_for(&ask.who.id) {
+            taken.write(&txn, latest).await?;
+        }
         let outcome = match admit(ask, courses.get(&ask.course_id), &first_sessions) {
-            Ok(place) => place_in(&txn, &place).await,
+            Ok(place) => take_in(&txn, &place).await,
             Err(refusal) => Err(refusal),
         };
         match outcome {
+            Ok((created, notice)) => {
+                taken.add(created.clone(), notice);
+                outcomes.push(Ok(created));
+            }
             // A database error may have spoilt the transaction (PostgreSQL aborts it).
             Err(AppError::Internal(err)) => return Err(AppError::Internal(err)),
-            outcome => outcomes.push(outcome),
+            Err(refusal) => outcomes.push(Err(refusal)),
         }
     }
+    taken.write(&txn, latest).await?;
     txn.commit().await?;
     Ok(outcomes)
 }

@@ -348,6 +348,41 @@ async fn one_user_firing_ten_enrolments_gets_one() {
     );
 }
 
+#[tokio::test]
+async fn one_participant_asking_for_six_courses_at_once_gets_the_limit() {
+    let app = spawn_app().await;
+    let (community, staff) = app.community_with_staff("c7").await;
+    app.patch(
+        &format!("/communities/{community}/settings"),
+        Some(&staff.access_token),
+        json!({"max_active_enrollments": 2}),
+    )
+    .await
+    .assert_status(200);
+    let mut courses = Vec::new();
+    for _ in 0..6 {
+        courses.push(create_course(&app, &staff, course_body(&app, 5)).await);
+    }
+    let keen = app.resident_of(&community, "c7-keen").await;
+    let answers =
+        futures_util::future::join_all(courses.iter().map(|c| enroll(&app, &keen, c, json!({}))))
+            .await;
+    assert_eq!(answers.iter().filter(|a| a.status == 201).count(), 2);
+    assert!(
+        answers
+            .iter()
+            .filter(|a| a.status != 201)
+            .all(|a| a.code() == "enrollment_limit_reached"),
+        "{answers:?}"
+    );
+    let mine = app
+        .get("/me/enrollments", Some(&keen.access_token))
+        .await
+        .assert_status(200)
+        .clone();
+    assert_eq!(mine.as_array().unwrap().len(), 2);
+}
+
 /// Two instances, each taking enrolments together in shared transactions (group commit):
 /// the database alone keeps seats, positions and the per-participant limit right between them.
 #[tokio::test]
