@@ -241,8 +241,7 @@ pub async fn store_all(
                 })
         })
         .collect();
-    // Well below SQLite's limit of bound values per statement.
-    for chunk in rows.chunks(500) {
+    for chunk in rows.chunks(crate::ROWS_PER_INSERT) {
         let kinds: HashMap<&str, &str> = chunk
             .iter()
             .map(|n| (n.id.as_str(), n.kind.as_str()))

@@ -69,7 +69,7 @@ pub async fn emit<E: Event>(
     .await
 }
 
-/// Writes several events of one type into the outbox in one insert.
+/// Writes several events of one type into the outbox, `ROWS_PER_INSERT` to a statement.
 pub async fn emit_all<E: Event>(
     db: &impl ConnectionTrait,
     events: &[E],
@@ -85,9 +85,11 @@ pub async fn emit_all<E: Event>(
             Ok(new_row(E::QUEUE, E::KIND, payload, now))
         })
         .collect::<Result<Vec<_>, DbErr>>()?;
-    outbox::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await?;
+    for chunk in rows.chunks(crate::ROWS_PER_INSERT) {
+        outbox::Entity::insert_many(chunk.iter().cloned())
+            .exec_without_returning(db)
+            .await?;
+    }
     Ok(())
 }
 

@@ -422,8 +422,8 @@ async fn take_in(
     Ok((created, notice))
 }
 
-/// Places taken in a shared transaction whose rows are not yet written: they go in one insert
-/// each (enrollments, notices) instead of two per enrolment. Only the participant's own rows
+/// Places taken in a shared transaction whose rows are not yet written: they go in multi-row
+/// inserts (`jobs::ROWS_PER_INSERT` rows each) instead of two inserts per enrolment. Only the participant's own rows
 /// bear on a later enrolment's rules (a live place in the course, places held), so they are
 /// written before the same participant's next enrolment in the transaction, and at the end.
 #[derive(Default)]
@@ -452,14 +452,16 @@ impl Taken {
         if self.enrollments.is_empty() {
             return Ok(());
         }
-        enrollment::Entity::insert_many(
-            self.enrollments
-                .drain(..)
-                .map(enrollment::ActiveModel::from),
-        )
-        .exec_without_returning(txn)
-        .await?;
-        outbox::emit_all(txn, &std::mem::take(&mut self.notices), now).await?;
+        for rows in self.enrollments.chunks(jobs::ROWS_PER_INSERT) {
+            enrollment::Entity::insert_many(
+                rows.iter().cloned().map(enrollment::ActiveModel::from),
+            )
+            .exec_without_returning(txn)
+            .await?;
+        }
+        outbox::emit_all(txn, &self.notices, now).await?;
+        self.enrollments.clear();
+        self.notices.clear();
         self.participants.clear();
         Ok(())
     }
