@@ -3,8 +3,9 @@
 //! locks, commit and its write-ahead log flush) is most of the cost. The enrolments that arrive
 //! while one transaction runs go together in the next, which reads each course once: each is
 //! still checked against every rule and is its own conditional update and inserts, in arrival
-//! order, refused or taken exactly as it would be alone, and answered only after the commit. Correctness stays with the database, so any number of
-//! instances may enrol at once; the queue only saves work within one instance.
+//! order, refused or taken exactly as it would be alone, and answered only after the commit.
+//! Correctness stays with the database, so any number of instances may enrol at once; the
+//! queue only saves work within one instance.
 use std::{
     hash::{Hash, Hasher},
     sync::Arc,
@@ -125,7 +126,7 @@ async fn serve(db: &DatabaseConnection, mut batch: Vec<Waiting>) {
             // Rare (a deadlock another writer caused, a lost connection): each goes alone,
             // so one enrolment's trouble is not everyone's.
             tracing::warn!(
-                error = %err,
+                error = ?err,
                 together = batch.len(),
                 "shared enrolment transaction failed; each goes alone"
             );

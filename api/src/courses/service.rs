@@ -2,7 +2,9 @@
 //! update of the course row; changes that move the waitlist hold the row for their whole
 //! transaction (SQLite `BEGIN IMMEDIATE`; PostgreSQL `SELECT … FOR UPDATE`). Either way seats go
 //! in commit order, never beyond capacity, and a freed seat is filled before the answer.
-use std::collections::HashMap;
+//! Enrolments go through the instance's enrolment queue (`queue.rs`), which takes those that
+//! arrive together in one transaction, each checked and taken as it would be alone.
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use entity::{course, course_audit, course_session, dependent, enrollment};
@@ -423,14 +425,15 @@ async fn take_in(
 }
 
 /// Places taken in a shared transaction whose rows are not yet written: they go in multi-row
-/// inserts (`jobs::ROWS_PER_INSERT` rows each) instead of two inserts per enrolment. Only the participant's own rows
-/// bear on a later enrolment's rules (a live place in the course, places held), so they are
-/// written before the same participant's next enrolment in the transaction, and at the end.
+/// inserts (`jobs::ROWS_PER_INSERT` rows each) instead of two inserts per enrolment. Only the
+/// participant's own rows bear on a later enrolment's rules (a live place in the course, places
+/// held), so they are written before the same participant's next enrolment in the transaction,
+/// and at the end.
 #[derive(Default)]
 struct Taken {
     enrollments: Vec<enrollment::Model>,
     notices: Vec<Notify>,
-    participants: std::collections::HashSet<String>,
+    participants: HashSet<String>,
 }
 
 impl Taken {
@@ -510,7 +513,11 @@ pub(super) async fn place_alone(
     ask: &PlaceAsk,
 ) -> Result<enrollment::Model, AppError> {
     let mut outcomes = place_together(db, &[ask]).await?;
-    outcomes.pop().unwrap_or(Err(AppError::NotFound))
+    outcomes.pop().unwrap_or_else(|| {
+        Err(AppError::Internal(anyhow::anyhow!(
+            "a shared transaction answered no outcome"
+        )))
+    })
 }
 
 /// When the first session of each course with an age range starts (age is taken on that day).
