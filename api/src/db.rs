@@ -5,7 +5,13 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
+/// The service's pool: eight connections.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_pool(url, 8).await
+}
+
+/// A pool of at most `max_connections`.
+pub async fn connect_pool(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .acquire_timeout(Duration::from_secs(10))
@@ -17,7 +23,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     if url.starts_with("sqlite:") {
         ensure_sqlite_dir(url);
         options
-            .max_connections(8)
+            .max_connections(max_connections)
             .min_connections(1)
             .map_sqlx_sqlite_opts(|opts| {
                 opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -37,7 +43,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
             });
     } else {
         // Small on purpose: a hot row is served best by a few connections (see DESIGN.md).
-        options.max_connections(8).min_connections(1);
+        options.max_connections(max_connections).min_connections(1);
     }
     Database::connect(options).await
 }

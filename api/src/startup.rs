@@ -192,8 +192,11 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> anyhow::Resu
         config: Arc::new(settings.jobs.clone()),
         handlers: Arc::new(job_handlers()),
     };
+    let enrolments = crate::courses::EnrolQueue::start(&settings.database_url, &db)
+        .await
+        .context("DATABASE_URL: cannot connect the enrolment queue")?;
     Ok(AppState {
-        enrolments: crate::courses::EnrolQueue::start(db.clone()),
+        enrolments,
         db,
         redis,
         jwt: JwtKeys::new(jwt_secret.as_bytes()),

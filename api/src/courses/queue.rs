@@ -12,7 +12,7 @@ use std::{
 };
 
 use entity::enrollment;
-use sea_orm::{DatabaseBackend, DatabaseConnection};
+use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr};
 use tokio::sync::{mpsc, oneshot};
 
 use super::service::{PlaceAsk, place_alone, place_together};
@@ -37,15 +37,24 @@ struct Waiting {
 }
 
 impl EnrolQueue {
-    /// Starts the lanes on a thread of their own; they end when the last clone is dropped.
+    /// Starts the lanes on a thread of their own, with connections of their own; they end when
+    /// the last clone is dropped.
     ///
     /// A lane awaits each of its statements in turn, so it must be woken the moment one is
     /// done: on a runtime shared with other work (the workers, in tests the load) every wake-up
     /// would wait its turn in the queue, and a transaction holds the course that much longer.
-    pub fn start(db: DatabaseConnection) -> Self {
-        let lanes = match db.get_database_backend() {
+    /// For the same reason it does not share the service's pool: in a rush hundreds of requests
+    /// wait there to read their caller, and a lane behind them would hold up every one of them.
+    pub async fn start(database_url: &str, shared: &DatabaseConnection) -> Result<Self, DbErr> {
+        let lanes = match shared.get_database_backend() {
             DatabaseBackend::Sqlite => 1,
             _ => 4,
+        };
+        let db = if database_url.contains(":memory:") {
+            // Another pool would open another, empty, database.
+            shared.clone()
+        } else {
+            crate::db::connect_pool(database_url, lanes as u32).await?
         };
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..lanes).map(|_| mpsc::unbounded_channel()).unzip();
@@ -74,10 +83,10 @@ impl EnrolQueue {
         if let Err(err) = started {
             tracing::error!(error = %err, "no thread for the enrolment lanes");
         }
-        Self {
+        Ok(Self {
             db,
             lanes: senders.into(),
-        }
+        })
     }
 
     /// Takes the place asked for, together with the enrolments waiting in its lane.
