@@ -55,6 +55,38 @@ fn positions(roster: &Value) -> Vec<i64> {
         .collect()
 }
 
+/// Sets the community's limit of places a participant may hold at once.
+async fn limit_places(app: &TestApp, staff: &Session, community: &str, places: u32) {
+    app.patch(
+        &format!("/communities/{community}/settings"),
+        Some(&staff.access_token),
+        json!({"max_active_enrollments": places}),
+    )
+    .await
+    .assert_status(200);
+}
+
+/// Exactly `taken` of the simultaneous enrolments were taken; every other was refused with `code`.
+fn taken_and_refused(answers: &[linli_tests::Answer], taken: usize, code: &str) {
+    assert_eq!(answers.iter().filter(|a| a.status == 201).count(), taken);
+    assert!(
+        answers
+            .iter()
+            .filter(|a| a.status != 201)
+            .all(|a| a.code() == code),
+        "{answers:?}"
+    );
+}
+
+/// `n` courses of five seats each.
+async fn courses(app: &TestApp, staff: &Session, n: usize) -> Vec<String> {
+    let mut all = Vec::with_capacity(n);
+    for _ in 0..n {
+        all.push(create_course(app, staff, course_body(app, 5)).await);
+    }
+    all
+}
+
 #[tokio::test]
 async fn seats_then_the_waitlist_and_a_freed_seat_promotes_the_first() {
     let app = spawn_app().await;
@@ -176,13 +208,7 @@ async fn every_enrollment_rule_has_its_code() {
         .await
         .assert_error(409, "waitlist_full");
 
-    app.patch(
-        &format!("/communities/{community}/settings"),
-        Some(&staff.access_token),
-        json!({"max_active_enrollments": 1}),
-    )
-    .await
-    .assert_status(200);
+    limit_places(&app, &staff, &community, 1).await;
     let third = create_course(&app, &staff, course_body(&app, 5)).await;
     enroll(&app, &resident, &third, json!({}))
         .await
@@ -339,42 +365,20 @@ async fn one_user_firing_ten_enrolments_gets_one() {
     let answers =
         futures_util::future::join_all((0..10).map(|_| enroll(&app, &eager, &course, json!({}))))
             .await;
-    assert_eq!(answers.iter().filter(|a| a.status == 201).count(), 1);
-    assert!(
-        answers
-            .iter()
-            .filter(|a| a.status != 201)
-            .all(|a| a.code() == "already_enrolled")
-    );
+    taken_and_refused(&answers, 1, "already_enrolled");
 }
 
 #[tokio::test]
 async fn one_participant_asking_for_six_courses_at_once_gets_the_limit() {
     let app = spawn_app().await;
     let (community, staff) = app.community_with_staff("c7").await;
-    app.patch(
-        &format!("/communities/{community}/settings"),
-        Some(&staff.access_token),
-        json!({"max_active_enrollments": 2}),
-    )
-    .await
-    .assert_status(200);
-    let mut courses = Vec::new();
-    for _ in 0..6 {
-        courses.push(create_course(&app, &staff, course_body(&app, 5)).await);
-    }
+    limit_places(&app, &staff, &community, 2).await;
+    let courses = courses(&app, &staff, 6).await;
     let keen = app.resident_of(&community, "c7-keen").await;
     let answers =
         futures_util::future::join_all(courses.iter().map(|c| enroll(&app, &keen, c, json!({}))))
             .await;
-    assert_eq!(answers.iter().filter(|a| a.status == 201).count(), 2);
-    assert!(
-        answers
-            .iter()
-            .filter(|a| a.status != 201)
-            .all(|a| a.code() == "enrollment_limit_reached"),
-        "{answers:?}"
-    );
+    taken_and_refused(&answers, 2, "enrollment_limit_reached");
     let mine = app
         .get("/me/enrollments", Some(&keen.access_token))
         .await
@@ -390,13 +394,7 @@ async fn two_instances_enrolling_at_once_share_out_seats_and_limits_exactly() {
     let app = spawn_app().await;
     let other = app.another_instance().await;
     let (community, staff) = app.community_with_staff("c6").await;
-    app.patch(
-        &format!("/communities/{community}/settings"),
-        Some(&staff.access_token),
-        json!({"max_active_enrollments": 2}),
-    )
-    .await
-    .assert_status(200);
+    limit_places(&app, &staff, &community, 2).await;
     let through = |i: usize, course: &str, who: &Session| {
         let base = if i.is_multiple_of(2) {
             app.address.clone()
@@ -426,10 +424,7 @@ async fn two_instances_enrolling_at_once_share_out_seats_and_limits_exactly() {
     assert_eq!(positions(&after), (1..=100).collect::<Vec<_>>());
 
     // One participant asks for four courses at once, through both instances: two places.
-    let mut courses = Vec::new();
-    for _ in 0..4 {
-        courses.push(create_course(&app, &staff, course_body(&app, 5)).await);
-    }
+    let courses = courses(&app, &staff, 4).await;
     let keen = app.resident_of(&community, "c6-keen").await;
     let answers = futures_util::future::join_all(
         courses
@@ -438,14 +433,7 @@ async fn two_instances_enrolling_at_once_share_out_seats_and_limits_exactly() {
             .map(|(i, c)| through(i, c, &keen)),
     )
     .await;
-    assert_eq!(answers.iter().filter(|a| a.status == 201).count(), 2);
-    assert!(
-        answers
-            .iter()
-            .filter(|a| a.status != 201)
-            .all(|a| a.code() == "enrollment_limit_reached"),
-        "{answers:?}"
-    );
+    taken_and_refused(&answers, 2, "enrollment_limit_reached");
 }
 
 #[tokio::test]
