@@ -2,6 +2,7 @@
 pub mod attendance;
 pub mod availability;
 pub mod care_flag;
+pub mod check_in_attempt;
 pub mod community;
 pub mod course;
 pub mod course_audit;

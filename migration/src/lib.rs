@@ -11,6 +11,7 @@ mod m20261123_000005_attendance;
 mod m20261124_000001_course_lottery_and_reminders;
 mod m20261124_000002_canteen;
 mod m20261125_000001_course_last_place;
+mod m20261201_000001_membership_and_check_in_attempts;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_course_lottery_and_reminders::Migration),
             Box::new(m20261124_000002_canteen::Migration),
             Box::new(m20261125_000001_course_last_place::Migration),
+            Box::new(m20261201_000001_membership_and_check_in_attempts::Migration),
         ]
     }
 }

@@ -16,7 +16,8 @@ use crate::{error::AppError, state::AppState};
 pub struct CurrentUser {
     pub user: user::Model,
     pub session_id: String,
-    /// Every grant of the user, in any community.
+    /// The user's grants in the community they belong to now: a role counts only in its own
+    /// community, so a grant left elsewhere (however it came to be) gives nothing.
     pub grants: Vec<role_grant::Model>,
 }
 
@@ -48,11 +49,9 @@ impl CurrentUser {
         self.is_admin() || self.has_role_in(community_id, Role::Staff)
     }
 
-    /// Whether the user belongs to the community at all: lives there or holds a role there.
+    /// Whether the user belongs to the community: is a member of it (or an administrator).
     pub fn belongs_to(&self, community_id: &str) -> bool {
-        self.is_admin()
-            || self.community_id() == Some(community_id)
-            || self.grants.iter().any(|g| g.community_id == community_id)
+        self.is_admin() || self.community_id() == Some(community_id)
     }
 
     /// Staff of the community (or admin); 403 for its other members, 404 for outsiders, so
@@ -107,6 +106,21 @@ pub fn roles_of(user: &user::Model, grants: &[role_grant::Model]) -> Vec<Role> {
     roles
 }
 
+/// Whether the login `session_id` is the user's and not revoked.
+pub async fn login_is_live(
+    db: &impl sea_orm::ConnectionTrait,
+    user_id: &str,
+    session_id: &str,
+) -> Result<bool, sea_orm::DbErr> {
+    use sea_orm::PaginatorTrait;
+    let live = login_session::Entity::find_by_id(session_id.to_owned())
+        .filter(login_session::Column::UserId.eq(user_id))
+        .filter(login_session::Column::RevokedAt.is_null())
+        .count(db)
+        .await?;
+    Ok(live > 0)
+}
+
 /// The user with their grants, if the login `session_id` is theirs and not revoked. Every
 /// request pays for this, so it is one query.
 async fn live_user(
@@ -137,6 +151,7 @@ async fn live_user(
     let grants = first
         .into_iter()
         .chain(rows.filter_map(|(_, g)| g))
+        .filter(|g| user.community_id.as_deref() == Some(g.community_id.as_str()))
         .collect();
     Ok(Some((user, grants)))
 }

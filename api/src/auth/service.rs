@@ -41,9 +41,10 @@ pub async fn login(state: &AppState, profile: LoginProfile) -> Result<TokenPair,
     }
     .insert(&txn)
     .await?;
-    let refresh = store_refresh_token(&txn, state, &session.id, &user.id, now).await?;
+    let refresh = new_refresh_token();
+    store_refresh_token(&txn, state, &session.id, &user.id, &refresh, now).await?;
     txn.commit().await?;
-    token_pair(state, user, &session.id, refresh, now).await
+    token_pair(state, user, &session.id, refresh, now, now).await
 }
 
 async fn find_or_create_user(
@@ -85,8 +86,9 @@ async fn find_or_create_user(
         .one(db)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("user vanished after insert")))?;
-    let wants_update = (bootstrap_admin && !found.is_admin)
-        || profile
+    // Bootstrap admins are made at their first login only (the insert above), so an admin
+    // taken away (`DELETE /admins/{id}`) stays taken away.
+    let wants_update = profile
             .nickname
             .as_ref()
             .is_some_and(|n| *n != found.nickname)
@@ -96,9 +98,6 @@ async fn find_or_create_user(
         return Ok(found);
     }
     let mut active: user::ActiveModel = found.clone().into();
-    if bootstrap_admin {
-        active.is_admin = Set(true);
-    }
     if let Some(nickname) = profile.nickname {
         active.nickname = Set(nickname);
     }
@@ -117,38 +116,42 @@ async fn store_refresh_token(
     state: &AppState,
     session_id: &str,
     user_id: &str,
+    token: &str,
     now: DateTime<Utc>,
-) -> Result<String, AppError> {
-    let token = new_refresh_token();
+) -> Result<(), AppError> {
     refresh_token::ActiveModel {
         id: Set(new_id()),
         session_id: Set(session_id.to_owned()),
         user_id: Set(user_id.to_owned()),
-        token_hash: Set(hash_token(&token)),
+        token_hash: Set(hash_token(token)),
         expires_at: Set(now + Duration::days(state.settings.refresh_token_ttl_days)),
         used_at: Set(None),
         created_at: Set(now),
     }
     .insert(db)
     .await?;
-    Ok(token)
+    Ok(())
 }
 
+/// The pair answered for a login or refresh; the access token is issued at `issued` (the same
+/// token again when a refresh is retried: a JWT of the same claims is the same JWT).
 async fn token_pair(
     state: &AppState,
     user: user::Model,
     session_id: &str,
     refresh_token: String,
+    issued: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<TokenPair, AppError> {
     let ttl = state.settings.access_token_ttl_secs;
+    let exp = issued.timestamp() + ttl;
     let access_token = state
         .jwt
         .issue(&Claims {
             sub: user.id.clone(),
             sid: session_id.to_owned(),
-            iat: now.timestamp(),
-            exp: now.timestamp() + ttl,
+            iat: issued.timestamp(),
+            exp,
         })
         .map_err(AppError::internal)?;
     let user = UserView::load(&state.db, user, now, Viewer::SelfOrStaff).await?;
@@ -156,7 +159,7 @@ async fn token_pair(
         access_token,
         refresh_token,
         token_type: "Bearer",
-        expires_in: ttl,
+        expires_in: (exp - now.timestamp()).clamp(0, ttl),
         user,
     })
 }
@@ -165,8 +168,13 @@ fn refresh_failed(code: &'static str, message: &'static str) -> AppError {
     AppError::AuthFailed { code, message }
 }
 
+/// A refresh token presented again this soon after it was spent is the same client retrying
+/// (its answer lost on a bad network): it gets the same new pair instead of losing its login.
+const REFRESH_RETRY_GRACE_SECS: i64 = 30;
+
 /// Spends a refresh token for a new pair. A token presented twice means it was stolen or
-/// replayed: the whole login is revoked.
+/// replayed, and the whole login is revoked; except within a short grace while the pair it
+/// was spent for is still unused, when the same pair is answered again.
 pub async fn refresh(state: &AppState, token: &str) -> Result<TokenPair, AppError> {
     let now = state.now();
     let hash = hash_token(token);
@@ -189,32 +197,65 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<TokenPair, AppErro
             "the refresh token is not valid",
         ));
     };
-    if spent == 0 {
-        if row.used_at.is_some() {
-            revoke_session(&txn, &row.session_id, now).await?;
-            txn.commit().await?;
-            return Err(refresh_failed(
-                "refresh_token_reused",
-                "this refresh token was already used; the login has been ended",
-            ));
-        }
+    let next = state.jwt.successor(token);
+    if spent == 1 {
+        let (session, user) = live_login(&txn, &row).await?;
+        store_refresh_token(&txn, state, &session.id, &user.id, &next, now).await?;
+        txn.commit().await?;
+        return token_pair(state, user, &session.id, next, now, now).await;
+    }
+    let Some(used_at) = row.used_at else {
         return Err(refresh_failed(
             "refresh_token_expired",
             "the refresh token has expired",
         ));
+    };
+    if let Some(issued) = unused_successor(&txn, &next, used_at, now).await? {
+        let (session, user) = live_login(&txn, &row).await?;
+        txn.commit().await?;
+        return token_pair(state, user, &session.id, next, issued.created_at, now).await;
     }
+    revoke_session(&txn, &row.session_id, now).await?;
+    txn.commit().await?;
+    Err(refresh_failed(
+        "refresh_token_reused",
+        "this refresh token was already used; the login has been ended",
+    ))
+}
+
+/// The pair a token was spent for, if that was moments ago and the pair is still unused.
+async fn unused_successor(
+    db: &impl ConnectionTrait,
+    successor: &str,
+    used_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Option<refresh_token::Model>, AppError> {
+    if now - used_at > Duration::seconds(REFRESH_RETRY_GRACE_SECS) {
+        return Ok(None);
+    }
+    Ok(refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(hash_token(successor)))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .one(db)
+        .await?)
+}
+
+/// The login of a refresh token and its user, while the login is live.
+async fn live_login(
+    db: &impl ConnectionTrait,
+    row: &refresh_token::Model,
+) -> Result<(login_session::Model, user::Model), AppError> {
+    let ended = || refresh_failed("refresh_token_invalid", "the login has ended");
     let session = login_session::Entity::find_by_id(row.session_id.clone())
-        .one(&txn)
+        .one(db)
         .await?
         .filter(|s| s.revoked_at.is_none())
-        .ok_or_else(|| refresh_failed("refresh_token_invalid", "the login has ended"))?;
+        .ok_or_else(ended)?;
     let user = user::Entity::find_by_id(row.user_id.clone())
-        .one(&txn)
+        .one(db)
         .await?
-        .ok_or_else(|| refresh_failed("refresh_token_invalid", "the login has ended"))?;
-    let next = store_refresh_token(&txn, state, &session.id, &user.id, now).await?;
-    txn.commit().await?;
-    token_pair(state, user, &session.id, next, now).await
+        .ok_or_else(ended)?;
+    Ok((session, user))
 }
 
 async fn revoke_session(

@@ -1,6 +1,7 @@
 //! Access tokens (short-lived HS256 JWTs naming the user and the login) and refresh tokens
 //! (random, stored only as a SHA-256 hash).
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,8 @@ pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Keys the derivation of a refresh token's successor.
+    successor_key: Hmac<Sha256>,
 }
 
 impl JwtKeys {
@@ -29,11 +32,23 @@ impl JwtKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "sub"]);
+        let successor_key = <Hmac<Sha256> as Mac>::new_from_slice(&[b"refresh:", secret].concat())
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            successor_key,
         }
+    }
+
+    /// The refresh token that replaces `token` when it is spent. It is derived, not drawn, so
+    /// a client that retries a refresh (its answer lost on a bad network) can be given the
+    /// same pair again; without the server's secret nobody can compute it.
+    pub fn successor(&self, token: &str) -> String {
+        let mut mac = self.successor_key.clone();
+        mac.update(token.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
     pub fn issue(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
@@ -83,6 +98,16 @@ mod tests {
         let token = keys.issue(&claims(1_000)).unwrap();
         assert!(keys.verify(&token, 900).is_some());
         assert!(keys.verify(&token, 2_000).is_none());
+    }
+
+    #[test]
+    fn a_successor_is_the_same_each_time_and_differs_by_token_and_key() {
+        let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef");
+        let other = JwtKeys::new(b"another secret another secret xx");
+        assert_eq!(keys.successor("a"), keys.successor("a"));
+        assert_ne!(keys.successor("a"), keys.successor("b"));
+        assert_ne!(keys.successor("a"), other.successor("a"));
+        assert_eq!(keys.successor("a").len(), 43);
     }
 
     #[test]

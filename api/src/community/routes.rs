@@ -3,6 +3,7 @@ use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::{
+    admins::{self, AdminView},
     dto::{
         CarePatch, CommunityView, CreateCommunity, CreateGridNode, GridNodeView, GridTree,
         MemberQuery, RoleBody,
@@ -28,7 +29,53 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(grant_role)
         .service(revoke_role)
         .service(set_care)
-        .service(list_members);
+        .service(list_members)
+        .service(list_admins)
+        .service(remove_admin);
+}
+
+/// The installation's administrators.
+#[utoipa::path(
+    tag = "roles",
+    params(PageParams),
+    responses(
+        (status = 200, body = Page<AdminView>),
+        (status = 403, description = "not an administrator", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admins")]
+async fn list_admins(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    page: Query<PageParams>,
+) -> Result<HttpResponse, AppError> {
+    user.require_admin()?;
+    let found = admins::list(&state.db, page.limit(), page.after()?).await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+/// Take admin away from an administrator; never from the last one.
+#[utoipa::path(
+    tag = "roles",
+    params(("user_id" = String, Path)),
+    responses(
+        (status = 204, description = "no longer an administrator"),
+        (status = 403, description = "not an administrator", body = ErrorEnvelope),
+        (status = 404, description = "no such user", body = ErrorEnvelope),
+        (status = 409, description = "`last_admin`", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/admins/{user_id}")]
+async fn remove_admin(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    user_id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require_admin()?;
+    admins::remove(&state.db, &user_id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Create a community.

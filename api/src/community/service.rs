@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use entity::{care_flag, community, grid_node, role_grant, user};
 use jobs::{notify::Notify, outbox};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, sea_query::OnConflict,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend,
+    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Set, sea_query::OnConflict,
 };
 
 use super::{
@@ -209,6 +210,28 @@ pub async fn member_of(
         .ok_or(AppError::NotFound)
 }
 
+/// The user's row, held for the rest of the transaction (SQLite's IMMEDIATE already holds the
+/// file), so a grant and a move of the same user happen one after the other.
+pub async fn hold_user(txn: &DatabaseTransaction, id: &str) -> Result<Option<user::Model>, DbErr> {
+    let mut select = user::Entity::find_by_id(id.to_owned());
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        select = select.lock_exclusive();
+    }
+    select.one(txn).await
+}
+
+/// A member of the community, held for the rest of the transaction (404 otherwise).
+async fn hold_member(
+    txn: &DatabaseTransaction,
+    community_id: &str,
+    user_id: &str,
+) -> Result<user::Model, AppError> {
+    hold_user(txn, user_id)
+        .await?
+        .filter(|u| u.community_id.as_deref() == Some(community_id))
+        .ok_or(AppError::NotFound)
+}
+
 /// Who may grant a role: admin grants staff; staff grant grid leaders and partners.
 fn authorise_grant(actor: &CurrentUser, community_id: &str, role: Role) -> Result<(), AppError> {
     match role {
@@ -239,7 +262,6 @@ pub async fn grant_role(
 ) -> Result<(), AppError> {
     let community = find(db, community_id).await?;
     authorise_grant(actor, community_id, role)?;
-    member_of(db, community_id, user_id).await?;
     let grid_node_id = match (role, grid_node_id) {
         (Role::GridLeader, Some(node)) => {
             node_in(db, community_id, &node)
@@ -260,6 +282,9 @@ pub async fn grant_role(
         created_at: Set(now),
     };
     let txn = write_txn(db).await?;
+    // The member is held while the grant is made, so a move out of the community cannot slip
+    // in between the check and the grant (the move ends every grant it finds).
+    hold_member(&txn, community_id, user_id).await?;
     // Granting what is already granted changes nothing (PUT is idempotent) and tells no one.
     let inserted = role_grant::Entity::insert(grant)
         .on_conflict(
@@ -309,7 +334,11 @@ pub async fn revoke_role(
 ) -> Result<(), AppError> {
     find(db, community_id).await?;
     authorise_grant(actor, community_id, role)?;
-    member_of(db, community_id, user_id).await?;
+    // Someone who has left has no role here any more: revoking it is already done (204).
+    user::Entity::find_by_id(user_id.to_owned())
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let mut delete = role_grant::Entity::delete_many()
         .filter(role_grant::Column::UserId.eq(user_id))
         .filter(role_grant::Column::CommunityId.eq(community_id))
@@ -338,17 +367,19 @@ pub async fn leads_unit(
     Ok(actor.led_nodes(community_id).any(|n| chain.contains(n)))
 }
 
-/// Staff, or a grid leader of a node at or above the member's unit.
+/// Staff, or a grid leader of a node at or above the member's unit; and what they are shown
+/// of the member afterwards (a grid leader sees what their list shows, not the address).
 async fn authorise_care(
     db: &impl ConnectionTrait,
     actor: &CurrentUser,
     community_id: &str,
     member: &user::Model,
-) -> Result<(), AppError> {
-    if actor.is_staff_of(community_id)
-        || leads_unit(db, actor, community_id, member.grid_unit_id.as_deref()).await?
-    {
-        return Ok(());
+) -> Result<Viewer, AppError> {
+    if actor.is_staff_of(community_id) {
+        return Ok(Viewer::SelfOrStaff);
+    }
+    if leads_unit(db, actor, community_id, member.grid_unit_id.as_deref()).await? {
+        return Ok(Viewer::Other);
     }
     if actor.belongs_to(community_id) {
         Err(AppError::Forbidden(
@@ -378,7 +409,7 @@ pub async fn set_care(
             return Err(err);
         }
     };
-    authorise_care(db, actor, community_id, &member).await?;
+    let viewer = authorise_care(db, actor, community_id, &member).await?;
     let current = care_flag::Entity::find_by_id(user_id.to_owned())
         .one(db)
         .await?;
@@ -410,7 +441,7 @@ pub async fn set_care(
         )
         .exec_without_returning(db)
         .await?;
-    Ok(UserView::load(db, member, now, Viewer::SelfOrStaff).await?)
+    Ok(UserView::load(db, member, now, viewer).await?)
 }
 
 pub async fn members(

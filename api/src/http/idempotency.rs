@@ -50,14 +50,20 @@ pub async fn middleware(
         Ok(k) if (1..=255).contains(&k.len()) => k.to_owned(),
         _ => return Ok(refuse(req, AppError::field("idempotency_key", "invalid"))),
     };
-    // Only a logged-in caller has keys; without a valid token the handler answers 401 itself.
+    // Only a live login has keys: without one the handler answers 401 itself, and a revoked
+    // login's token (still unexpired) must not replay what was answered to it before.
     let now = state.now();
-    let user_id = crate::auth::current_user::bearer_token(req.request())
-        .and_then(|t| state.jwt.verify(t, now.timestamp()))
-        .map(|claims| claims.sub);
-    let Some(user_id) = user_id else {
+    let claims = crate::auth::current_user::bearer_token(req.request())
+        .and_then(|t| state.jwt.verify(t, now.timestamp()));
+    let Some(claims) = claims else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
+    match crate::auth::current_user::login_is_live(&state.db, &claims.sub, &claims.sid).await {
+        Ok(true) => {}
+        Ok(false) => return Ok(next.call(req).await?.map_into_boxed_body()),
+        Err(err) => return Ok(refuse(req, AppError::from(err))),
+    }
+    let user_id = claims.sub;
 
     let body = match read_body(&mut req).await {
         Ok(body) => body,

@@ -52,7 +52,7 @@ async fn patch_me(
     if let Some(nickname) = body.nickname.as_deref() {
         moderation::screen(&state, &me.user.openid, Scene::Profile, nickname).await?;
     }
-    let view = service::update_profile(&state.db, me.user, body.0, state.now()).await?;
+    let view = service::update_profile(&state.db, me.id(), body.0, state.now()).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 

@@ -2,12 +2,16 @@
 use chrono::{DateTime, Utc};
 use entity::{dependent, grid_node, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 
-use super::dto::{CreateDependent, ProfilePatch};
+use super::{
+    dto::{CreateDependent, ProfilePatch},
+    membership,
+};
 use crate::{
+    db::write_txn,
     community::{
         service as community,
         users::{UserView, Viewer},
@@ -24,12 +28,39 @@ fn cleared(value: String) -> Option<String> {
     (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
+/// Applies a profile change in one write transaction. A change of community ends every role,
+/// grid post and volunteer standing the user held in the one they leave, in that transaction.
 pub async fn update_profile(
-    db: &impl ConnectionTrait,
-    me: user::Model,
+    db: &DatabaseConnection,
+    user_id: &str,
     patch: ProfilePatch,
     now: DateTime<Utc>,
 ) -> Result<UserView, AppError> {
+    let txn = write_txn(db).await?;
+    let me = community::hold_user(&txn, user_id)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    let before = me.community_id.clone();
+    let mut active = apply_patch(&txn, me, patch).await?;
+    active.updated_at = Set(now);
+    let moved = matches!(&active.community_id, ActiveValue::Set(after) if *after != before);
+    if moved {
+        active.volunteer_status = Set("none".to_owned());
+    }
+    let updated = active.update(&txn).await?;
+    if moved && let Some(old) = before.as_deref() {
+        membership::leave(&txn, user_id, old, now).await?;
+    }
+    txn.commit().await?;
+    Ok(UserView::load(db, updated, now, Viewer::SelfOrStaff).await?)
+}
+
+/// The user with the patch applied (not yet saved); community and unit checked.
+async fn apply_patch(
+    db: &impl ConnectionTrait,
+    me: user::Model,
+    patch: ProfilePatch,
+) -> Result<user::ActiveModel, AppError> {
     let mut community_id = me.community_id.clone();
     let mut grid_unit_id = me.grid_unit_id.clone();
     if let Some(requested) = patch.community_id {
@@ -82,9 +113,7 @@ pub async fn update_profile(
     }
     active.community_id = Set(community_id);
     active.grid_unit_id = Set(grid_unit_id);
-    active.updated_at = Set(now);
-    let updated = active.update(db).await?;
-    Ok(UserView::load(db, updated, now, Viewer::SelfOrStaff).await?)
+    Ok(active)
 }
 
 pub async fn dependents(

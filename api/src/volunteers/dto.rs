@@ -19,6 +19,8 @@ pub enum ApplicationStatus {
     Pending,
     Approved,
     Rejected,
+    /// Ended by the applicant leaving the community.
+    Withdrawn,
 }
 
 impl ApplicationStatus {
@@ -27,6 +29,7 @@ impl ApplicationStatus {
             Self::Pending => "pending",
             Self::Approved => "approved",
             Self::Rejected => "rejected",
+            Self::Withdrawn => "withdrawn",
         }
     }
 }

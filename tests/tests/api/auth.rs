@@ -127,7 +127,8 @@ async fn refresh_rotates_and_a_reused_token_ends_the_login() {
         .await
         .assert_status(200);
 
-    // The spent token again: treated as stolen, the whole login ends.
+    // The spent token again, past the retry grace: treated as stolen, the whole login ends.
+    app.clock.advance(chrono::Duration::seconds(31));
     app.post(
         "/auth/refresh",
         None,
@@ -154,6 +155,67 @@ async fn refresh_rotates_and_a_reused_token_ends_the_login() {
     app.get("/me", Some(&other.access_token))
         .await
         .assert_status(200);
+}
+
+#[tokio::test]
+async fn two_simultaneous_refreshes_get_one_pair_and_a_later_reuse_still_ends_the_login() {
+    let app = spawn_app().await;
+    let login = app.dev_login("o-2b").await;
+    let refresh = || {
+        app.post(
+            "/auth/refresh",
+            None,
+            json!({"refresh_token": login.refresh_token}),
+        )
+    };
+    let (a, b) = tokio::join!(refresh(), refresh());
+    let (a, b) = (session_of(a.assert_status(200)), session_of(b.assert_status(200)));
+    assert_eq!(
+        (&a.access_token, &a.refresh_token),
+        (&b.access_token, &b.refresh_token),
+        "the phone retrying gets the same pair"
+    );
+    // A retry a little later, while the pair is unused, gets it again too.
+    app.clock.advance(chrono::Duration::seconds(10));
+    let again = refresh().await;
+    assert_eq!(session_of(again.assert_status(200)).refresh_token, a.refresh_token);
+    app.get("/me", Some(&a.access_token))
+        .await
+        .assert_status(200);
+
+    // Once the new pair is spent, the old token is a reuse again: the login ends.
+    let next = app
+        .post("/auth/refresh", None, json!({"refresh_token": a.refresh_token}))
+        .await;
+    let next = session_of(next.assert_status(200));
+    refresh().await.assert_error(401, "refresh_token_reused");
+    app.get("/me", Some(&next.access_token))
+        .await
+        .assert_error(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn a_revoked_login_replays_nothing_through_an_idempotency_key() {
+    let app = spawn_app().await;
+    let admin = app.login_as_admin().await;
+    let create = || {
+        app.send(
+            app.http
+                .post(app.url("/communities"))
+                .bearer_auth(&admin.access_token)
+                .header("idempotency-key", "k-1")
+                .json(&json!({"name": "幸福社区"})),
+        )
+    };
+    create().await.assert_status(201);
+    app.post(
+        "/auth/logout",
+        Some(&admin.access_token),
+        json!({"refresh_token": admin.refresh_token}),
+    )
+    .await
+    .assert_status(204);
+    create().await.assert_error(401, "unauthorized");
 }
 
 #[tokio::test]

@@ -709,6 +709,75 @@ async fn participants_check_in_with_the_code_at_the_door() {
         .assert_error(422, "check_in_code_invalid");
 }
 
+#[tokio::test]
+async fn guessing_check_in_codes_is_stopped_after_ten_wrong_ones() {
+    let app = spawn_app().await;
+    let (community, staff) = app.community_with_staff("c8g").await;
+    let course = create_course(&app, &staff, course_body(&app, 2)).await;
+    let guesser = app.resident_of(&community, "c8g-guesser").await;
+    let honest = app.resident_of(&community, "c8g-honest").await;
+    for who in [&guesser, &honest] {
+        enroll(&app, who, &course, json!({})).await.assert_status(201);
+    }
+    let read = app
+        .get(&format!("/courses/{course}"), Some(&staff.access_token))
+        .await;
+    let session = read.assert_status(200)["sessions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let code = app
+        .post(
+            &format!("/course-sessions/{session}/check-in-code"),
+            Some(&staff.access_token),
+            json!({}),
+        )
+        .await;
+    let code = code.assert_status(200)["code"].as_str().unwrap().to_owned();
+    let wrong: Vec<String> = (0..20)
+        .map(|i| format!("{:06}", i))
+        .filter(|c| *c != code)
+        .take(12)
+        .collect();
+
+    let path = format!("/course-sessions/{session}/check-in");
+    let guesses = futures_util::future::join_all(
+        wrong
+            .iter()
+            .map(|c| app.post(&path, Some(&guesser.access_token), json!({"code": c}))),
+    )
+    .await;
+    let refused = guesses.iter().filter(|g| g.status == 429).count();
+    let judged = guesses.iter().filter(|g| g.status == 422).count();
+    assert_eq!((judged, refused), (10, 2), "ten wrong codes are judged, no more");
+    let blocked = app
+        .post(&path, Some(&guesser.access_token), json!({"code": code}))
+        .await;
+    blocked.assert_error(429, "rate_limited");
+    assert!(blocked.headers.contains_key("retry-after"));
+    // Someone else, and the guesser once the window has passed, check in as usual.
+    app.post(&path, Some(&honest.access_token), json!({"code": code}))
+        .await
+        .assert_status(200);
+    app.clock.advance(Duration::minutes(14));
+    let code = app
+        .post(
+            &format!("/course-sessions/{session}/check-in-code"),
+            Some(&staff.access_token),
+            json!({}),
+        )
+        .await;
+    let code = code.assert_status(200)["code"].as_str().unwrap().to_owned();
+    let guesser = app.dev_login("c8g-guesser").await;
+    app.post(&path, Some(&guesser.access_token), json!({"code": code}))
+        .await
+        .assert_error(429, "rate_limited");
+    app.clock.advance(Duration::minutes(2));
+    app.post(&path, Some(&guesser.access_token), json!({"code": code}))
+        .await
+        .assert_status(200);
+}
+
 fn lottery_body(app: &TestApp, capacity: i64, waitlist: i64) -> Value {
     let mut body = course_body(app, capacity);
     body["allocation"] = json!("lottery");
