@@ -48,6 +48,8 @@ pub struct Settings {
     pub wechat_secret: Option<Secret>,
     /// Raw JSON (or a path to it); parsed by the notifications code.
     pub wechat_templates: Option<String>,
+    /// `msg_sec_check` calls a minute for the whole installation.
+    pub wechat_seccheck_per_minute: u32,
     pub data_dir: PathBuf,
     pub jobs: jobs::runtime::JobsConfig,
     pub access_token_ttl_secs: i64,
@@ -180,6 +182,18 @@ impl Settings {
         jobs::notify::Templates::parse(wechat_templates.as_deref())
             .map_err(|reason| invalid("LINLI_WECHAT_TEMPLATES", reason))?;
 
+        let wechat_seccheck_per_minute = get("LINLI_WECHAT_SECCHECK_PER_MINUTE")
+            .unwrap_or("3600")
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                invalid(
+                    "LINLI_WECHAT_SECCHECK_PER_MINUTE",
+                    "expected a whole number above 0",
+                )
+            })?;
+
         let data_dir = PathBuf::from(get("LINLI_DATA_DIR").unwrap_or("data"));
 
         let number = |variable: &'static str, default: u64| -> Result<u64, ConfigError> {
@@ -217,6 +231,7 @@ impl Settings {
             wechat_appid,
             wechat_secret,
             wechat_templates,
+            wechat_seccheck_per_minute,
             data_dir,
             jobs,
             access_token_ttl_secs: 15 * 60,
@@ -272,6 +287,7 @@ mod tests {
             ("LINLI_ENV", "staging"),
             ("LINLI_WECHAT_TEMPLATES", "{not json"),
             ("LINLI_JOB_MAX_ATTEMPTS", "many"),
+            ("LINLI_WECHAT_SECCHECK_PER_MINUTE", "0"),
         ];
         for (variable, value) in cases {
             let err = Settings::from_vars(&vars(&[(variable, value)]))

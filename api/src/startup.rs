@@ -25,10 +25,11 @@ use crate::{
     auth::{self, token::JwtKeys},
     canteen, community,
     config::{Environment, Settings},
+    conversations,
     courses, db, deliveries,
     error::AppError,
     http::{idempotency, request_id},
-    me, messaging, openapi, ops,
+    me, messaging, openapi, ops, problems,
     state::AppState,
     volunteers, welfare, wishes,
 };
@@ -168,7 +169,11 @@ fn housekeeping(db: sea_orm::DatabaseConnection) -> Vec<Periodic> {
 
 /// The application's queued work besides notifications.
 fn job_handlers() -> jobs::runtime::Handlers {
-    jobs::runtime::Handlers::default().on(deliveries::dispatch::handle)
+    jobs::runtime::Handlers::default()
+        .on(deliveries::dispatch::handle)
+        .on(conversations::context::handle)
+        .on(conversations::send::check_pending)
+        .on(conversations::send::remind_offline)
 }
 
 pub async fn build_state(settings: Settings, clock: SharedClock) -> anyhow::Result<AppState> {
@@ -180,7 +185,8 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> anyhow::Resu
     let redis = RedisStore::new(&settings.redis_url, &settings.redis_prefix)
         .context("REDIS_URL: cannot use this Redis URL")?;
     let jwt_secret = jwt_secret(&settings)?;
-    let wechat = WeChatClient::new(settings.wechat());
+    let wechat = WeChatClient::new(settings.wechat())
+        .with_seccheck_budget(settings.wechat_seccheck_per_minute);
     let templates = Templates::parse(settings.wechat_templates.as_deref())
         .map_err(|reason| anyhow::anyhow!("LINLI_WECHAT_TEMPLATES: {reason}"))?;
     let jobs = JobContext {
@@ -266,7 +272,9 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .configure(courses::routes::routes)
                     .configure(canteen::routes::routes)
                     .configure(deliveries::routes::routes)
-                    .configure(welfare::routes::routes),
+                    .configure(welfare::routes::routes)
+                    .configure(conversations::routes::routes)
+                    .configure(problems::routes::routes),
             )
             .configure(ops::routes)
             .split_for_parts();

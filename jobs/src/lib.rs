@@ -4,6 +4,7 @@ pub mod clock;
 pub mod lock;
 pub mod notify;
 pub mod outbox;
+pub mod push;
 pub mod redis_store;
 pub mod runtime;
 pub mod scheduler;

@@ -52,6 +52,24 @@ impl RedisStore {
         format!("{}:{part}", self.prefix)
     }
 
+    /// Adds one to a counter and answers its new value, in one atomic round trip that also
+    /// gives a new counter its expiry, so no counter is ever left without one.
+    pub async fn incr_with_expiry(&self, key: &str, ttl_secs: u64) -> redis::RedisResult<u64> {
+        static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+            redis::Script::new(
+                "local n = redis.call('INCR', KEYS[1]) \
+                 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end \
+                 return n",
+            )
+        });
+        let mut conn = self.conn();
+        SCRIPT
+            .key(key)
+            .arg(ttl_secs)
+            .invoke_async(&mut conn)
+            .await
+    }
+
     pub async fn ping(&self) -> redis::RedisResult<()> {
         let mut conn = self.conn();
         redis::cmd("PING")

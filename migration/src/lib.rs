@@ -12,6 +12,7 @@ mod m20261124_000001_course_lottery_and_reminders;
 mod m20261124_000002_canteen;
 mod m20261125_000001_course_last_place;
 mod m20261201_000001_membership_and_check_in_attempts;
+mod m20261201_000002_conversations;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_canteen::Migration),
             Box::new(m20261125_000001_course_last_place::Migration),
             Box::new(m20261201_000001_membership_and_check_in_attempts::Migration),
+            Box::new(m20261201_000002_conversations::Migration),
         ]
     }
 }

@@ -30,6 +30,10 @@ pub struct CommunitySettings {
     pub accept_timeout_minutes: u32,
     pub delivery_minutes: u32,
     pub welfare_escalation_minutes: u32,
+    /// Days after its wish or delivery ends that a conversation turns read-only.
+    pub conversation_read_only_days: u32,
+    /// Messages a user may send a minute.
+    pub message_rate_per_minute: u32,
 }
 
 impl Default for CommunitySettings {
@@ -50,6 +54,8 @@ impl Default for CommunitySettings {
             accept_timeout_minutes: 20,
             delivery_minutes: 30,
             welfare_escalation_minutes: 15,
+            conversation_read_only_days: 7,
+            message_rate_per_minute: 30,
         }
     }
 }
@@ -97,6 +103,10 @@ pub struct SettingsPatch {
     pub delivery_minutes: Option<u32>,
     #[validate(range(min = 1, max = 240, code = "range"))]
     pub welfare_escalation_minutes: Option<u32>,
+    #[validate(range(min = 0, max = 365, code = "range"))]
+    pub conversation_read_only_days: Option<u32>,
+    #[validate(range(min = 1, max = 600, code = "range"))]
+    pub message_rate_per_minute: Option<u32>,
 }
 
 impl SettingsPatch {
@@ -119,7 +129,9 @@ impl SettingsPatch {
             max_deliveries_per_volunteer,
             accept_timeout_minutes,
             delivery_minutes,
-            welfare_escalation_minutes
+            welfare_escalation_minutes,
+            conversation_read_only_days,
+            message_rate_per_minute
         );
     }
 }

@@ -7,7 +7,10 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, Duration, Utc};
-use entity::{availability, delivery, delivery_exclusion, grid_node, menu, role_grant, user};
+use entity::{
+    availability, conversation::ContextType, delivery, delivery_exclusion, grid_node, menu,
+    role_grant, user,
+};
 use jobs::{
     notify::Notify,
     outbox::{self, Event, Queue},
@@ -156,6 +159,9 @@ pub async fn back_to_pending(
     if moved == 0 {
         return Ok(false);
     }
+    // Handed to someone else: the old volunteer leaves the delivery's conversation.
+    crate::conversations::context::remove(txn, (ContextType::Delivery, &d.id), volunteer_id, now)
+        .await?;
     exclude(txn, &d.id, volunteer_id, reason, now).await?;
     if let Some(menu_id) = d.menu_id.as_deref() {
         enqueue(txn, menu_id, now).await?;

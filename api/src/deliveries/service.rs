@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{delivery, reservation, role_grant, user};
+use entity::{
+    conversation::ContextType, conversation_member::MemberRole, delivery, reservation, role_grant,
+    user,
+};
 use jobs::{notify::Notify, outbox};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
@@ -19,7 +22,7 @@ use super::{
 };
 use crate::{
     auth::{CurrentUser, Role},
-    community,
+    community, conversations,
     db::write_txn,
     error::AppError,
     http::{Cursor, Page},
@@ -68,6 +71,7 @@ pub async fn create_for_meal(
 pub async fn cancel_for_meal(
     db: &impl ConnectionTrait,
     delivery_id: &str,
+    now: DateTime<Utc>,
 ) -> Result<Option<String>, AppError> {
     let Some(found) = delivery::Entity::find_by_id(delivery_id.to_owned())
         .one(db)
@@ -82,6 +86,9 @@ pub async fn cancel_for_meal(
         .exec(db)
         .await?
         .rows_affected;
+    if cancelled == 1 {
+        conversations::context::end(db, (ContextType::Delivery, delivery_id), now).await?;
+    }
     Ok(if cancelled == 1 {
         found.volunteer_id
     } else {
@@ -253,7 +260,8 @@ pub async fn accept(
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<DeliveryView, AppError> {
-    theirs(db, actor, id).await?;
+    let found = theirs(db, actor, id).await?;
+    let txn = write_txn(db).await?;
     // Past the deadline it is no longer theirs to take: the time-out moves it on.
     let accepted = delivery::Entity::update_many()
         .col_expr(delivery::Column::Status, Expr::value("accepted"))
@@ -262,12 +270,21 @@ pub async fn accept(
         .filter(delivery::Column::VolunteerId.eq(actor.id()))
         .filter(delivery::Column::Status.eq("assigned"))
         .filter(delivery::Column::AcceptDeadline.gt(now))
-        .exec(db)
+        .exec(&txn)
         .await?
         .rows_affected;
     if accepted == 0 {
         return Err(out_of_order());
     }
+    // The recipient and the volunteer can now talk ("I'm downstairs") without numbers.
+    let people = [
+        (found.recipient_id.as_str(), MemberRole::Recipient),
+        (actor.id(), MemberRole::Volunteer),
+    ];
+    let key = conversations::context::context_key(ContextType::Delivery, id);
+    conversations::context::open(&txn, &found.community_id, (ContextType::Delivery, id, key), &people, now)
+        .await?;
+    txn.commit().await?;
     get(db, actor, id).await
 }
 
@@ -365,6 +382,7 @@ pub async fn complete(
         now,
     )
     .await?;
+    conversations::context::end(&txn, (ContextType::Delivery, id), now).await?;
     txn.commit().await?;
     get(db, actor, id).await
 }
@@ -403,6 +421,7 @@ pub async fn fail(
     if input.reason == FailReason::NotHome {
         welfare::service::raise(&txn, &failed, now).await?;
     }
+    conversations::context::end(&txn, (ContextType::Delivery, id), now).await?;
     txn.commit().await?;
     get(db, actor, id).await
 }
@@ -476,6 +495,7 @@ pub async fn assign(
     );
     outbox::emit(&txn, &notice, now).await?;
     if let Some(previous) = found.volunteer_id.filter(|v| *v != input.volunteer_id) {
+        conversations::context::remove(&txn, (ContextType::Delivery, id), &previous, now).await?;
         let notice = Notify::about(
             vec![previous],
             "delivery_cancelled",

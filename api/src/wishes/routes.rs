@@ -221,5 +221,5 @@ async fn withdraw_wish(
     id: web::Path<String>,
     _body: Json<Empty>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(service::withdraw(&state.db, &me, &id).await?))
+    Ok(HttpResponse::Ok().json(service::withdraw(&state.db, &me, &id, state.now()).await?))
 }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{user, wish};
+use entity::{conversation::ContextType, conversation_member::MemberRole, user, wish};
 use jobs::{notify::Notify, outbox, wechat::ContentVerdict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection,
@@ -22,6 +22,7 @@ use crate::{
         service::{self as community},
         settings::WishReview,
     },
+    conversations,
     db::write_txn,
     error::AppError,
     http::{Cursor, Page, mask},
@@ -513,6 +514,7 @@ pub async fn claim(state: &AppState, actor: &CurrentUser, id: &str) -> Result<Wi
             invalid_state()
         });
     }
+    open_conversation(&txn, &found, actor.id(), now).await?;
     let body = format!("{}认领了「{}」", actor.user.nickname, found.title);
     notify(
         &txn,
@@ -526,6 +528,25 @@ pub async fn claim(state: &AppState, actor: &CurrentUser, id: &str) -> Result<Wi
     .await?;
     txn.commit().await?;
     one_view(db, actor, reload(db, id).await?).await
+}
+
+/// The claim opens the wish's conversation: the poster, the beneficiary (when it is someone
+/// else) and the claimer (a new claimer joins the one a released claim left).
+async fn open_conversation(
+    txn: &impl ConnectionTrait,
+    w: &wish::Model,
+    claimer: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let mut people = vec![(w.poster_id.as_str(), MemberRole::Poster)];
+    if w.beneficiary_id != w.poster_id {
+        people.push((w.beneficiary_id.as_str(), MemberRole::Beneficiary));
+    }
+    people.push((claimer, MemberRole::Claimer));
+    let key = conversations::context::context_key(ContextType::Wish, &w.id);
+    conversations::context::open(txn, &w.community_id, (ContextType::Wish, &w.id, key), &people, now)
+        .await?;
+    Ok(())
 }
 
 fn require_claimer(actor: &CurrentUser, w: &wish::Model) -> Result<(), AppError> {
@@ -570,6 +591,7 @@ pub async fn release(
     if !moved {
         return Err(invalid_state());
     }
+    conversations::context::remove(&txn, (ContextType::Wish, id), actor.id(), now).await?;
     notify(
         &txn,
         people_of(&found),
@@ -660,6 +682,7 @@ pub async fn confirm(
     if !moved {
         return Err(invalid_state());
     }
+    conversations::context::end(&txn, (ContextType::Wish, id), now).await?;
     if let (Some(claimer), Some("volunteer")) =
         (found.claimer_id.as_deref(), found.claimer_kind.as_deref())
     {
@@ -702,6 +725,7 @@ pub async fn withdraw(
     db: &DatabaseConnection,
     actor: &CurrentUser,
     id: &str,
+    now: DateTime<Utc>,
 ) -> Result<WishView, AppError> {
     let found = visible(db, actor, id).await?;
     if found.poster_id != actor.id() && !actor.is_staff_of(&found.community_id) {
@@ -709,8 +733,9 @@ pub async fn withdraw(
             "only the poster or staff may withdraw a wish",
         ));
     }
+    let txn = write_txn(db).await?;
     let moved = transition(
-        db,
+        &txn,
         id,
         &[WishStatus::PendingReview, WishStatus::Published],
         |u| set_status(u, WishStatus::Withdrawn),
@@ -719,6 +744,9 @@ pub async fn withdraw(
     if !moved {
         return Err(invalid_state());
     }
+    // A claim released before may have left a conversation: it ends with the wish.
+    conversations::context::end(&txn, (ContextType::Wish, id), now).await?;
+    txn.commit().await?;
     one_view(db, actor, reload(db, id).await?).await
 }
 
@@ -740,6 +768,8 @@ pub async fn expire_claims(db: &DatabaseConnection, now: DateTime<Utc>) -> Resul
         .await?;
         if moved {
             if let Some(claimer) = w.claimer_id.clone() {
+                conversations::context::remove(&txn, (ContextType::Wish, &w.id), &claimer, now)
+                    .await?;
                 notify(
                     &txn,
                     [claimer],

@@ -66,6 +66,9 @@ pub struct WeChatConfig {
 pub struct WeChatClient {
     http: reqwest::Client,
     config: Option<WeChatConfig>,
+    /// `msg_sec_check` calls a minute for the whole installation (every instance, every kind
+    /// of text), kept under WeChat's own limit per app.
+    seccheck_per_minute: u32,
 }
 
 /// Every answer carries these; a missing errcode means 0.
@@ -84,7 +87,17 @@ impl WeChatClient {
             .timeout(Duration::from_secs(5))
             .build()
             .unwrap_or_default();
-        Self { http, config }
+        Self {
+            http,
+            config,
+            seccheck_per_minute: 3_600,
+        }
+    }
+
+    /// The installation's content-check budget a minute.
+    pub fn with_seccheck_budget(mut self, per_minute: u32) -> Self {
+        self.seccheck_per_minute = per_minute;
+        self
     }
 
     pub fn is_configured(&self) -> bool {

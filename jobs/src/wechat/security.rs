@@ -51,6 +51,9 @@ impl WeChatClient {
         scene: u8,
         content: &str,
     ) -> Result<ContentVerdict, WeChatError> {
+        if !self.take_seccheck_budget(redis).await {
+            return Err(WeChatError::RateLimited);
+        }
         let request = CheckRequest {
             version: 2,
             openid,
@@ -64,6 +67,23 @@ impl WeChatClient {
             Ok(answer) => Ok(verdict(answer)),
             Err(WeChatError::Business(USER_NOT_ACTIVE)) => Ok(ContentVerdict::Review),
             Err(err) => Err(err),
+        }
+    }
+}
+
+impl WeChatClient {
+    /// Takes one check from this minute's budget, shared by every instance through Redis (one
+    /// atomic round trip that also sets the counter's expiry). Without Redis the budget cannot
+    /// be counted and the check goes ahead: WeChat's own limit still holds.
+    async fn take_seccheck_budget(&self, redis: &RedisStore) -> bool {
+        let minute = chrono::Utc::now().timestamp() / 60;
+        let key = redis.key(&format!("seccheck:{minute}"));
+        match redis.incr_with_expiry(&key, 61).await {
+            Ok(count) => count <= u64::from(self.seccheck_per_minute),
+            Err(err) => {
+                tracing::debug!(error = %err, "content-check budget not counted (Redis)");
+                true
+            }
         }
     }
 }

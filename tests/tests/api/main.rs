@@ -4,6 +4,7 @@
 mod auth;
 mod canteen;
 mod community;
+mod conversations;
 mod courses;
 mod deliveries;
 mod machinery;
