@@ -55,7 +55,8 @@ pub async fn middleware(
 /// business, not the operator's. A 5xx's cause was logged at error where it was rendered
 /// (`AppError::error_response`), once.
 fn log_request<B>(outcome: &Result<ServiceResponse<B>, Error>, started: Instant) {
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    // To the microsecond: more digits only make the line longer.
+    let latency_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
     let (status, error) = match outcome {
         Ok(res) => (res.status(), res.response().error()),
         Err(err) => (err.as_response_error().status_code(), Some(err)),
