@@ -8,6 +8,7 @@ mod courses;
 mod deliveries;
 mod machinery;
 mod me;
+mod operations;
 mod queues;
 mod volunteers;
 mod wishes;
