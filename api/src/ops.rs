@@ -122,7 +122,9 @@ async fn prometheus_metrics(
     client: ClientAddr,
 ) -> Result<HttpResponse, AppError> {
     if !client.is_loopback_or_in(&state.settings.metrics_allow) {
-        return Err(AppError::Forbidden("metrics are not served to this address"));
+        return Err(AppError::Forbidden(
+            "metrics are not served to this address",
+        ));
     }
     let text = prometheus()
         .map(PrometheusHandle::render)

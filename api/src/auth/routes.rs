@@ -24,13 +24,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
 /// Logins and refreshes share one budget per client address (behind a trusted proxy, the
 /// forwarded client's).
 async fn limit_logins(state: &AppState, client: ClientAddr) -> Result<(), AppError> {
-    rate_limit::check(
-        state,
-        "login",
-        client,
-        state.settings.login_rate_per_minute,
-    )
-    .await
+    rate_limit::check(state, "login", client, state.settings.login_rate_per_minute).await
 }
 
 /// Log in with a `wx.login` code (public).
