@@ -5,6 +5,8 @@ use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf, time::Durat
 use jobs::wechat::WeChatConfig;
 use url::Url;
 
+use crate::http::client_addr::Networks;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
     Development,
@@ -40,6 +42,10 @@ pub struct Settings {
     /// `None` in development means: generate one and keep it under `data/`.
     pub jwt_secret: Option<Secret>,
     pub dev_login: bool,
+    /// Load balancers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Networks,
+    /// Who may read `/metrics` besides loopback.
+    pub metrics_allow: Networks,
     pub bootstrap_admins: Vec<String>,
     pub login_rate_per_minute: u32,
     pub embedded_workers: bool,
@@ -76,6 +82,12 @@ fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> 
         "0" | "false" | "no" | "off" => Ok(false),
         _ => Err(invalid(variable, "expected true or false")),
     }
+}
+
+/// Unless said otherwise, dev login is on only in development on a loopback address: anyone who
+/// can reach it can log in as anybody, so an exposed server must ask for it by name.
+fn dev_login_by_default(env: Environment, bind: SocketAddr) -> bool {
+    env == Environment::Development && bind.ip().to_canonical().is_loopback()
 }
 
 impl Settings {
@@ -136,7 +148,7 @@ impl Settings {
 
         let dev_login = match get("LINLI_DEV_LOGIN") {
             Some(v) => parse_bool("LINLI_DEV_LOGIN", v)?,
-            None => !production,
+            None => dev_login_by_default(env, bind),
         };
         if production && dev_login {
             return Err(invalid(
@@ -144,6 +156,14 @@ impl Settings {
                 "dev login must not be enabled in production",
             ));
         }
+
+        let networks = |variable: &'static str| -> Result<Networks, ConfigError> {
+            get(variable).map_or(Ok(Networks::default()), |v| {
+                Networks::parse(v).map_err(|reason| invalid(variable, reason))
+            })
+        };
+        let trusted_proxies = networks("LINLI_TRUSTED_PROXIES")?;
+        let metrics_allow = networks("LINLI_METRICS_ALLOW")?;
 
         let bootstrap_admins = get("LINLI_BOOTSTRAP_ADMINS")
             .map(|v| {
@@ -224,6 +244,8 @@ impl Settings {
             redis_prefix,
             jwt_secret,
             dev_login,
+            trusted_proxies,
+            metrics_allow,
             bootstrap_admins,
             login_rate_per_minute,
             embedded_workers,
@@ -288,6 +310,9 @@ mod tests {
             ("LINLI_WECHAT_TEMPLATES", "{not json"),
             ("LINLI_JOB_MAX_ATTEMPTS", "many"),
             ("LINLI_WECHAT_SECCHECK_PER_MINUTE", "0"),
+            ("LINLI_TRUSTED_PROXIES", "10.0.0.0/8, lb.internal"),
+            ("LINLI_TRUSTED_PROXIES", "10.0.0.0/40"),
+            ("LINLI_METRICS_ALLOW", "everyone"),
         ];
         for (variable, value) in cases {
             let err = Settings::from_vars(&vars(&[(variable, value)]))
@@ -316,6 +341,55 @@ mod tests {
             ("LINLI_JWT_SECRET", &secret),
         ]));
         assert!(ok.is_ok_and(|s| !s.dev_login));
+    }
+
+    #[test]
+    fn dev_login_is_on_by_default_only_on_a_loopback_bind() {
+        let secret = "s".repeat(40);
+        // (LINLI_ENV, LINLI_BIND, LINLI_DEV_LOGIN, enabled)
+        let cases = [
+            ("development", "127.0.0.1:8080", None, true),
+            ("development", "[::1]:8080", None, true),
+            ("development", "0.0.0.0:8080", None, false),
+            ("development", "[::]:8080", None, false),
+            ("development", "192.168.1.20:8080", None, false),
+            ("development", "0.0.0.0:8080", Some("true"), true),
+            ("development", "127.0.0.1:8080", Some("false"), false),
+            ("production", "127.0.0.1:8080", None, false),
+            ("production", "0.0.0.0:8080", Some("false"), false),
+        ];
+        for (env, bind, switch, enabled) in cases {
+            let mut pairs = vec![
+                ("LINLI_ENV", env),
+                ("LINLI_BIND", bind),
+                ("LINLI_JWT_SECRET", secret.as_str()),
+            ];
+            pairs.extend(switch.map(|v| ("LINLI_DEV_LOGIN", v)));
+            let settings = Settings::from_vars(&vars(&pairs))
+                .unwrap_or_else(|e| panic!("{env} {bind} {switch:?}: {e}"));
+            assert_eq!(settings.dev_login, enabled, "{env} {bind} {switch:?}");
+        }
+        let refused = Settings::from_vars(&vars(&[
+            ("LINLI_ENV", "production"),
+            ("LINLI_BIND", "0.0.0.0:8080"),
+            ("LINLI_JWT_SECRET", &secret),
+            ("LINLI_DEV_LOGIN", "true"),
+        ]));
+        assert_eq!(refused.err().map(|e| e.variable), Some("LINLI_DEV_LOGIN"));
+    }
+
+    #[test]
+    fn proxies_and_metrics_readers_are_address_lists() {
+        let s = Settings::from_vars(&vars(&[
+            ("LINLI_TRUSTED_PROXIES", "127.0.0.1/32, 10.0.0.0/8"),
+            ("LINLI_METRICS_ALLOW", "192.0.2.7"),
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.trusted_proxies.contains("10.9.8.7".parse().unwrap()));
+        assert!(s.metrics_allow.contains("192.0.2.7".parse().unwrap()));
+        assert!(!s.metrics_allow.contains("192.0.2.8".parse().unwrap()));
+        let none = Settings::from_vars(&HashMap::new()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(none.trusted_proxies.is_empty() && none.metrics_allow.is_empty());
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Operations endpoints at the root: liveness, readiness, Prometheus metrics; and the metrics
-//! middleware that counts every request.
+//! Operations endpoints at the root: liveness, readiness, Prometheus metrics (for loopback and
+//! allowed addresses only); and the metrics middleware that counts every request.
 use std::{sync::OnceLock, time::Instant};
 
 use actix_web::{
@@ -17,7 +17,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::state::AppState;
+use crate::{
+    error::{AppError, ErrorEnvelope},
+    http::ClientAddr,
+    state::AppState,
+};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(healthz)
@@ -50,19 +54,37 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
+/// Whether a dependency answered.
+#[derive(Serialize, ToSchema, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+pub enum Dependency {
+    Up,
+    Down,
+}
+
+impl Dependency {
+    fn of(answered: bool) -> Self {
+        if answered { Self::Up } else { Self::Down }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
-    ready: bool,
-    database: bool,
-    redis: bool,
-    /// Events committed but not yet handed to Redis.
+    database: Dependency,
+    /// Without Redis the API still serves: queued work waits in the outbox and rate limits let
+    /// requests through.
+    redis: Dependency,
+    /// Events committed but not yet handed to Redis; `null` when the database does not answer.
     outbox_backlog: Option<u64>,
 }
 
-/// Database and Redis reachable, and the outbox backlog; 503 when not ready.
+/// Ready while the database answers; the body also says how Redis and the outbox backlog are.
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, body = Readiness), (status = 503, body = Readiness))
+    responses(
+        (status = 200, description = "the database answers (Redis may be down: see `redis`)", body = Readiness),
+        (status = 503, description = "the database does not answer", body = Readiness),
+    )
 )]
 #[get("/readyz")]
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
@@ -71,31 +93,45 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         .filter(outbox::Column::DoneAt.is_null())
         .count(&state.db)
         .await;
-    let database = backlog.is_ok();
-    let redis = state.redis.ping().await.is_ok();
     let body = Readiness {
-        ready: database && redis,
-        database,
-        redis,
+        database: Dependency::of(backlog.is_ok()),
+        redis: Dependency::of(state.redis.ping().await.is_ok()),
         outbox_backlog: backlog.ok(),
     };
-    if body.ready {
+    // A load balancer takes an instance out only when it cannot answer anything: without Redis
+    // it still serves almost everything, so that is not a reason.
+    if body.database == Dependency::Up {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)
     }
 }
 
-/// Prometheus text format.
-#[utoipa::path(tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
+/// Prometheus text format; only for loopback and `LINLI_METRICS_ALLOW` clients (behind a
+/// trusted proxy, the forwarded client counts).
+#[utoipa::path(
+    tag = "operations",
+    responses(
+        (status = 200, content_type = "text/plain", body = String),
+        (status = 403, description = "`forbidden`: the client is neither loopback nor in `LINLI_METRICS_ALLOW`", body = ErrorEnvelope),
+    )
+)]
 #[get("/metrics")]
-async fn prometheus_metrics() -> HttpResponse {
+async fn prometheus_metrics(
+    state: web::Data<AppState>,
+    client: ClientAddr,
+) -> Result<HttpResponse, AppError> {
+    if !client.is_loopback_or_in(&state.settings.metrics_allow) {
+        return Err(AppError::Forbidden(
+            "metrics are not served to this address",
+        ));
+    }
     let text = prometheus()
         .map(PrometheusHandle::render)
         .unwrap_or_default();
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(text)
+        .body(text))
 }
 
 /// Counts requests and their latency by route pattern and status.

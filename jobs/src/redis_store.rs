@@ -1,8 +1,19 @@
 //! One shared, lazily connected Redis handle with the installation's key prefix.
 //! Connecting lazily lets the service start (and report not ready) while Redis is down.
-use std::time::Duration;
+use std::{sync::LazyLock, time::Duration};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+/// Counts one more in `KEYS[1]` and gives it an expiry of `ARGV[1]` ms if it has none, in one
+/// script: Redis runs it whole, so no client that dies between the two steps (nor a key left by
+/// one that did) leaves a counter that never expires.
+static INCR_EXPIRING: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        "local n = redis.call('INCR', KEYS[1]) \
+         if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
+         return n",
+    )
+});
 
 #[derive(Clone)]
 pub struct RedisStore {
@@ -52,21 +63,14 @@ impl RedisStore {
         format!("{}:{part}", self.prefix)
     }
 
-    /// Adds one to a counter and answers its new value, in one atomic round trip that also
-    /// gives a new counter its expiry, so no counter is ever left without one.
-    pub async fn incr_with_expiry(&self, key: &str, ttl_secs: u64) -> redis::RedisResult<u64> {
-        static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
-            redis::Script::new(
-                "local n = redis.call('INCR', KEYS[1]) \
-                 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end \
-                 return n",
-            )
-        });
-        let mut conn = self.conn();
-        SCRIPT
-            .key(key)
-            .arg(ttl_secs)
-            .invoke_async(&mut conn)
+    /// Adds one to the counter at `prefix:part` and returns the new count; the counter expires
+    /// `ttl` after its first count. One round trip, atomic (see `INCR_EXPIRING`).
+    pub async fn incr_expiring(&self, part: &str, ttl: Duration) -> redis::RedisResult<u64> {
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        INCR_EXPIRING
+            .key(self.key(part))
+            .arg(ttl_ms)
+            .invoke_async(&mut self.conn())
             .await
     }
 

@@ -1,14 +1,17 @@
 //! Per-client fixed-window limits kept in Redis, so every instance counts together.
 //! If Redis is unreachable the request is let through: losing the limit briefly is better
 //! than locking everybody out.
-use redis::AsyncCommands;
+use std::time::Duration;
 
-use crate::{error::AppError, state::AppState};
+use crate::{error::AppError, http::ClientAddr, state::AppState};
+
+/// A window's counter outlives the window by a second, so a late request still finds it.
+const WINDOW_TTL: Duration = Duration::from_secs(61);
 
 pub async fn check(
     state: &AppState,
     bucket: &str,
-    client: &str,
+    client: ClientAddr,
     per_minute: u32,
 ) -> Result<(), AppError> {
     if per_minute == 0 {
@@ -16,16 +19,10 @@ pub async fn check(
     }
     let now = state.now().timestamp();
     let window = now / 60;
-    let key = state.redis.key(&format!("rl:{bucket}:{client}:{window}"));
-    let mut conn = state.redis.conn();
-    let count: redis::RedisResult<u64> = async {
-        let count: u64 = conn.incr(&key, 1).await?;
-        if count == 1 {
-            let _: () = conn.expire(&key, 61).await?;
-        }
-        Ok(count)
-    }
-    .await;
+    let count = state
+        .redis
+        .incr_expiring(&format!("rl:{bucket}:{client}:{window}"), WINDOW_TTL)
+        .await;
     match count {
         Ok(count) if count > u64::from(per_minute) => Err(AppError::RateLimited {
             retry_after_secs: u64::try_from(60 - now.rem_euclid(60)).unwrap_or(60).max(1),

@@ -1,5 +1,5 @@
 //! Auth endpoints: WeChat login, dev login, refresh, logout.
-use actix_web::{HttpRequest, HttpResponse, post, web};
+use actix_web::{HttpResponse, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::{
@@ -10,7 +10,7 @@ use super::{
 };
 use crate::{
     error::{AppError, ErrorEnvelope},
-    http::Json,
+    http::{ClientAddr, Json},
     state::AppState,
 };
 
@@ -21,20 +21,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(logout);
 }
 
-fn client_of(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
-async fn limit_logins(state: &AppState, req: &HttpRequest) -> Result<(), AppError> {
-    rate_limit::check(
-        state,
-        "login",
-        &client_of(req),
-        state.settings.login_rate_per_minute,
-    )
-    .await
+/// Logins and refreshes share one budget per client address (behind a trusted proxy, the
+/// forwarded client's).
+async fn limit_logins(state: &AppState, client: ClientAddr) -> Result<(), AppError> {
+    rate_limit::check(state, "login", client, state.settings.login_rate_per_minute).await
 }
 
 /// Log in with a `wx.login` code (public).
@@ -52,10 +42,10 @@ async fn limit_logins(state: &AppState, req: &HttpRequest) -> Result<(), AppErro
 #[post("/auth/wechat/login")]
 async fn wechat_login(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    client: ClientAddr,
     body: Json<WeChatLoginRequest>,
 ) -> Result<HttpResponse, AppError> {
-    limit_logins(&state, &req).await?;
+    limit_logins(&state, client).await?;
     let body = body.0;
     let session = state
         .wechat
@@ -84,13 +74,13 @@ async fn wechat_login(
 #[post("/auth/dev/login")]
 async fn dev_login(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    client: ClientAddr,
     body: Json<DevLoginRequest>,
 ) -> Result<HttpResponse, AppError> {
     if !state.settings.dev_login {
         return Err(AppError::NotFound);
     }
-    limit_logins(&state, &req).await?;
+    limit_logins(&state, client).await?;
     let body = body.0;
     let profile = LoginProfile {
         openid: body.openid,
@@ -114,10 +104,10 @@ async fn dev_login(
 #[post("/auth/refresh")]
 async fn refresh(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    client: ClientAddr,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, AppError> {
-    limit_logins(&state, &req).await?;
+    limit_logins(&state, client).await?;
     Ok(HttpResponse::Ok().json(service::refresh(&state, &body.refresh_token).await?))
 }
 

@@ -77,8 +77,11 @@ impl WeChatClient {
     /// be counted and the check goes ahead: WeChat's own limit still holds.
     async fn take_seccheck_budget(&self, redis: &RedisStore) -> bool {
         let minute = chrono::Utc::now().timestamp() / 60;
-        let key = redis.key(&format!("seccheck:{minute}"));
-        match redis.incr_with_expiry(&key, 61).await {
+        let counter = format!("seccheck:{minute}");
+        match redis
+            .incr_expiring(&counter, std::time::Duration::from_secs(61))
+            .await
+        {
             Ok(count) => count <= u64::from(self.seccheck_per_minute),
             Err(err) => {
                 tracing::debug!(error = %err, "content-check budget not counted (Redis)");

@@ -10,6 +10,7 @@ mod deliveries;
 mod machinery;
 mod me;
 mod membership;
+mod operations;
 mod queues;
 mod volunteers;
 mod wishes;
