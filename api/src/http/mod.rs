@@ -7,4 +7,4 @@ pub mod pagination;
 pub mod request_id;
 
 pub use extract::{Json, Query};
-pub use pagination::{Cursor, Page, PageParams};
+pub use pagination::{Cursor, Page, PageParams, after_pair, cursor_time};
