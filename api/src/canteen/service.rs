@@ -305,7 +305,7 @@ pub async fn list_menus(
 }
 
 fn menu_key(m: &menu::Model) -> String {
-    Cursor::of(&[&m.date.to_string(), &m.slot]).0
+    Cursor::of(&[m.date.to_string().as_str(), m.slot.as_str()]).0
 }
 
 pub async fn get_menu(
@@ -395,7 +395,7 @@ pub async fn my_reservations(
     Ok(Page::from_rows(
         rows,
         page.limit(),
-        |r| Cursor::of(&[&r.date.to_string(), &r.id]).0,
+        |r| Cursor::of(&[r.date.to_string().as_str(), r.id.as_str()]).0,
         ReservationView::from,
     ))
 }
@@ -512,7 +512,7 @@ async fn kitchen_totals(
     let per_mode: Vec<(String, i64, Option<i64>, Option<i64>)> = live
         .select_only()
         .column(reservation::Column::Mode)
-        .column_as(Func::count(Expr::col(reservation::Column::Id)), "places")
+        .column_as(Expr::from(Func::count(Expr::col(reservation::Column::Id))), "places")
         .column_as(sum(reservation::Column::PayableFen), "payable_fen")
         .column_as(sum(reservation::Column::SubsidyFen), "subsidy_fen")
         .group_by(reservation::Column::Mode)

@@ -143,7 +143,7 @@ pub async fn of_course(
     Ok(Page::from_rows(
         rows,
         page.limit(),
-        |a| Cursor::of(&[&cursor_time(a.checked_in_at), &a.id]).0,
+        |a| Cursor::of(&[cursor_time(a.checked_in_at).as_str(), a.id.as_str()]).0,
         AttendanceView::from,
     ))
 }

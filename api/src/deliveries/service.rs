@@ -206,7 +206,7 @@ pub async fn mine(
     let page = Page::from_rows(
         rows,
         page.limit(),
-        |d| Cursor::of(&[&d.date.to_string(), &d.id]).0,
+        |d| Cursor::of(&[d.date.to_string().as_str(), d.id.as_str()]).0,
         |d| d,
     );
     Ok(Page {
