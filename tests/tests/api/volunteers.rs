@@ -744,7 +744,10 @@ async fn staff_credit_hours_by_hand_and_volunteers_see_their_totals() {
     let stranger = app.resident_of(&elsewhere, "v9-stranger").await;
 
     let hours = app.volunteer_hours(&volunteer).await;
-    assert_eq!(hours, json!({"total_minutes": 0, "entries": []}));
+    assert_eq!(
+        hours,
+        json!({"total_minutes": 0, "entries": [], "next_cursor": null})
+    );
 
     let first = app
         .credit_hours(&staff, &community, &volunteer.user_id, 90, "重阳节敬老活动")
