@@ -281,7 +281,12 @@ pub async fn list_menus(
 ) -> Result<Page<MenuView>, AppError> {
     let page = PageParams::of(query.limit, query.cursor.as_deref());
     let Some(community_id) = actor.community_id() else {
-        return Ok(Page::from_rows(Vec::new(), page.limit(), menu_key, MenuView::from));
+        return Ok(Page::from_rows(
+            Vec::new(),
+            page.limit(),
+            menu_key,
+            MenuView::from,
+        ));
     };
     let mut select = menu::Entity::find()
         .filter(menu::Column::CommunityId.eq(community_id))
@@ -301,7 +306,12 @@ pub async fn list_menus(
         ));
     }
     let rows = select.limit(page.limit() + 1).all(db).await?;
-    Ok(Page::from_rows(rows, page.limit(), menu_key, MenuView::from))
+    Ok(Page::from_rows(
+        rows,
+        page.limit(),
+        menu_key,
+        MenuView::from,
+    ))
 }
 
 fn menu_key(m: &menu::Model) -> String {
@@ -512,7 +522,10 @@ async fn kitchen_totals(
     let per_mode: Vec<(String, i64, Option<i64>, Option<i64>)> = live
         .select_only()
         .column(reservation::Column::Mode)
-        .column_as(Expr::from(Func::count(Expr::col(reservation::Column::Id))), "places")
+        .column_as(
+            Expr::from(Func::count(Expr::col(reservation::Column::Id))),
+            "places",
+        )
         .column_as(sum(reservation::Column::PayableFen), "payable_fen")
         .column_as(sum(reservation::Column::SubsidyFen), "subsidy_fen")
         .group_by(reservation::Column::Mode)

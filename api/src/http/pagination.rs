@@ -175,7 +175,10 @@ mod tests {
         let at = "2026-11-08T03:04:05.123456789Z"
             .parse::<chrono::DateTime<chrono::Utc>>()
             .unwrap();
-        assert_eq!(Cursor::parse::<chrono::DateTime<chrono::Utc>>(&cursor_time(at)).unwrap(), at);
+        assert_eq!(
+            Cursor::parse::<chrono::DateTime<chrono::Utc>>(&cursor_time(at)).unwrap(),
+            at
+        );
         let err = Cursor::parse::<i64>("twelve").err().unwrap();
         assert_eq!(err.code(), "bad_request");
     }

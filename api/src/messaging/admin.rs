@@ -22,7 +22,10 @@ pub async fn stats(ctx: &JobContext, page: &PageParams) -> Result<Page<QueueStat
             let seen = after
                 .parse::<Queue>()
                 .map_err(|_| AppError::BadRequest("the cursor is not valid".into()))?;
-            Queue::ALL.iter().position(|q| *q == seen).map_or(0, |i| i + 1)
+            Queue::ALL
+                .iter()
+                .position(|q| *q == seen)
+                .map_or(0, |i| i + 1)
         }
     };
     let wanted = usize::try_from(page.limit() + 1).unwrap_or(usize::MAX);

@@ -469,7 +469,10 @@ async fn standing_orders_are_served_first_and_skipped_while_paused() {
     let mine = app
         .get("/me/reservations", Some(&regular.access_token))
         .await;
-    assert_eq!(mine.assert_status(200)["items"][0]["menu_id"], json!(menu_id));
+    assert_eq!(
+        mine.assert_status(200)["items"][0]["menu_id"],
+        json!(menu_id)
+    );
     let away_has = app.get("/me/reservations", Some(&away.access_token)).await;
     assert!(
         away_has.assert_status(200)["items"]

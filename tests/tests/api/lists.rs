@@ -75,7 +75,11 @@ impl List {
 
     /// Walks the list one item a page, then checks the limits and a bad cursor.
     async fn walk(&self, app: &TestApp) {
-        assert!(self.expected.len() > 2, "{}: more than two items", self.path);
+        assert!(
+            self.expected.len() > 2,
+            "{}: more than two items",
+            self.path
+        );
         let mut seen = Vec::new();
         let mut query = "limit=1".to_owned();
         for _ in 0..=self.expected.len() {
@@ -91,7 +95,11 @@ impl List {
                 }
             }
         }
-        assert_eq!(seen, self.expected, "{}: every item once, in order", self.path);
+        assert_eq!(
+            seen, self.expected,
+            "{}: every item once, in order",
+            self.path
+        );
         let whole = self.page(app, "").await;
         assert_eq!(self.keys(&whole), self.expected, "{}: one page", self.path);
         assert!(whole["next_cursor"].is_null(), "{}: {whole}", self.path);
@@ -169,11 +177,7 @@ async fn enrol(app: &TestApp, who: &Session, course: &str, body: Value) -> Strin
 }
 
 /// A parent's dependents and enrollments, a course's audit log and attendance.
-async fn family_and_class_lists(
-    app: &TestApp,
-    community: &str,
-    staff: &Session,
-) -> Vec<List> {
+async fn family_and_class_lists(app: &TestApp, community: &str, staff: &Session) -> Vec<List> {
     let parent = app.resident_of(community, "l-parent").await;
     let course = course_with_one_session(app, staff).await;
     let course_id = id_of(&course);
@@ -194,7 +198,11 @@ async fn family_and_class_lists(
     }
 
     let mut edits = Vec::new();
-    for (field, value) in [("title", "太极拳（初级）"), ("teacher", "王老师"), ("location", "活动室")] {
+    for (field, value) in [
+        ("title", "太极拳（初级）"),
+        ("teacher", "王老师"),
+        ("location", "活动室"),
+    ] {
         app.patch(
             &format!("/courses/{course_id}"),
             Some(&staff.access_token),
@@ -230,9 +238,24 @@ async fn family_and_class_lists(
     }
     let staff = app.dev_login("staff-of-lists").await;
     vec![
-        List::new("/me/dependents".into(), &parent, "/id", strings(&dependents)),
-        List::new("/me/enrollments".into(), &parent, "/id", reversed(&enrollments)),
-        List::new(format!("/courses/{course_id}/audit"), &staff, "/detail", edits),
+        List::new(
+            "/me/dependents".into(),
+            &parent,
+            "/id",
+            strings(&dependents),
+        ),
+        List::new(
+            "/me/enrollments".into(),
+            &parent,
+            "/id",
+            reversed(&enrollments),
+        ),
+        List::new(
+            format!("/courses/{course_id}/audit"),
+            &staff,
+            "/detail",
+            edits,
+        ),
         List::new(
             format!("/courses/{course_id}/attendance"),
             &staff,
@@ -253,7 +276,12 @@ async fn canteen_lists(
     let first = ordinary_day(app);
     let days = [first, first + Duration::days(1), first + Duration::days(2)];
     let mut menus = Vec::new();
-    for (day, slot) in [(days[1], "lunch"), (days[0], "lunch"), (days[2], "lunch"), (days[0], "dinner")] {
+    for (day, slot) in [
+        (days[1], "lunch"),
+        (days[0], "lunch"),
+        (days[2], "lunch"),
+        (days[0], "dinner"),
+    ] {
         let menu = publish(app, staff, menu_body(app, day, slot, 10)).await;
         menus.push((day, slot, id_of(&menu)));
     }
@@ -315,7 +343,13 @@ async fn canteen_lists(
 
     let (from, to) = (days[0], days[2]);
     vec![
-        List::new(format!("/canteen/menus?from={from}&to={to}"), &diner, "/id", menu_order).keyed(),
+        List::new(
+            format!("/canteen/menus?from={from}&to={to}"),
+            &diner,
+            "/id",
+            menu_order,
+        )
+        .keyed(),
         List::new("/me/reservations".into(), &diner, "/menu_id", my_order).keyed(),
         List::new(
             format!("/canteen/menus/{kitchen_menu}/reservations"),
@@ -354,11 +388,21 @@ async fn hours_lists(
     tied.sort();
     let ranking = vec![json!(ahead.user_id), json!(tied[0]), json!(tied[1])];
     vec![
-        List::new("/volunteer/hours".into(), volunteer, "/id", reversed(&entries))
-            .in_field("entries")
-            .keyed(),
-        List::new(format!("/communities/{community}/leaderboard"), staff, "/user_id", ranking)
-            .keyed(),
+        List::new(
+            "/volunteer/hours".into(),
+            volunteer,
+            "/id",
+            reversed(&entries),
+        )
+        .in_field("entries")
+        .keyed(),
+        List::new(
+            format!("/communities/{community}/leaderboard"),
+            staff,
+            "/user_id",
+            ranking,
+        )
+        .keyed(),
     ]
 }
 
@@ -451,5 +495,76 @@ async fn quotas_queues_and_dead_jobs_page_and_dead_jobs_have_string_ids() {
     ];
     for list in &lists {
         list.walk(&app).await;
+    }
+}
+
+/// A schema, or the component it refers to.
+fn resolved<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(name) => {
+            &doc["components"]["schemas"][name.trim_start_matches("#/components/schemas/")]
+        }
+        None => schema,
+    }
+}
+
+/// The served document says the same: no GET answers a bare array, and every answer with a page
+/// of `items` takes `limit` and `cursor` and names its `next_cursor`.
+#[tokio::test]
+async fn the_openapi_document_describes_every_list_as_a_page() {
+    let app = spawn_app().await;
+    let doc = app.get("/openapi.json", None).await;
+    let doc = doc.assert_status(200).clone();
+    let mut pages = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let Some(get) = item.get("get") else { continue };
+        let schema = &get["responses"]["200"]["content"]["application/json"]["schema"];
+        // The grid is a tree (its roots, each with its children), read whole: not a list.
+        if path != "/api/v1/communities/{id}/grid" {
+            assert_ne!(schema["type"], "array", "GET {path} answers a bare array");
+        }
+        let properties = &resolved(&doc, schema)["properties"];
+        let listed = ["items", "entries"]
+            .iter()
+            .any(|field| properties[field]["type"] == "array");
+        // A standing order's `items` are its weekly meals (at most 14): one object, not a list.
+        if !listed || path.ends_with("/standing-order") {
+            continue;
+        }
+        pages.push(path.clone());
+        assert!(
+            properties["next_cursor"].is_object(),
+            "GET {path} names next_cursor: {schema}"
+        );
+        let params: Vec<&str> = get["parameters"]
+            .as_array()
+            .map(|ps| ps.iter().filter_map(|p| p["name"].as_str()).collect())
+            .unwrap_or_default();
+        for name in ["limit", "cursor"] {
+            assert!(
+                params.contains(&name),
+                "GET {path} takes {name}: {params:?}"
+            );
+        }
+    }
+    for path in [
+        "/api/v1/me/dependents",
+        "/api/v1/me/enrollments",
+        "/api/v1/me/reservations",
+        "/api/v1/me/deliveries",
+        "/api/v1/me/subscriptions",
+        "/api/v1/canteen/menus",
+        "/api/v1/canteen/menus/{id}/reservations",
+        "/api/v1/courses/{id}/attendance",
+        "/api/v1/courses/{id}/audit",
+        "/api/v1/admin/jobs",
+        "/api/v1/admin/jobs/dead",
+        "/api/v1/volunteer/hours",
+        "/api/v1/communities/{id}/leaderboard",
+    ] {
+        assert!(
+            pages.iter().any(|p| p == path),
+            "GET {path} is described as a page"
+        );
     }
 }

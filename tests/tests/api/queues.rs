@@ -43,8 +43,7 @@ async fn a_role_grant_becomes_one_notification_and_one_wechat_message() {
     let quota = app
         .get("/me/subscriptions", Some(&resident.access_token))
         .await;
-    let role = quota
-        .assert_status(200)["items"]
+    let role = quota.assert_status(200)["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -160,8 +159,7 @@ async fn subscriptions_count_accepts_and_ignore_unknown_templates() {
     .await
     .assert_status(200);
     let after = app.get("/me/subscriptions", token).await;
-    let notice = after
-        .assert_status(200)["items"]
+    let notice = after.assert_status(200)["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -200,8 +198,7 @@ async fn wechat_43101_stops_sending_that_kind_without_retrying() {
     app.drain().await;
     assert_eq!(app.wechat_sends().await.len(), 1, "not retried");
     let quotas = app.get("/me/subscriptions", Some(&me.access_token)).await;
-    let notice = quotas
-        .assert_status(200)["items"]
+    let notice = quotas.assert_status(200)["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -284,8 +281,7 @@ async fn an_expired_access_token_is_refreshed_once() {
         .count();
     assert_eq!(token_fetches, 2, "fetched, then refreshed once");
     let quotas = app.get("/me/subscriptions", Some(&me.access_token)).await;
-    let notice = quotas
-        .assert_status(200)["items"]
+    let notice = quotas.assert_status(200)["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -340,8 +336,7 @@ async fn a_job_that_keeps_failing_goes_dead_and_can_be_retried() {
     assert_eq!(dead[0]["id"], json!(job.to_string()), "ids are strings");
     assert_eq!(dead[0]["attempts"], 2);
     let stats = app.get("/admin/jobs", token).await;
-    let notify = stats
-        .assert_status(200)["items"]
+    let notify = stats.assert_status(200)["items"]
         .as_array()
         .unwrap()
         .iter()
