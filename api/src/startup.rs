@@ -160,7 +160,7 @@ fn housekeeping(db: sea_orm::DatabaseConnection) -> Vec<Periodic> {
             every: chrono::Duration::seconds(15),
             run: Box::new(|ctx, _now| {
                 Box::pin(async move {
-                    let _ = crate::messaging::admin::stats(&ctx).await;
+                    let _ = crate::messaging::admin::refresh_gauges(&ctx).await;
                 })
             }),
         },

@@ -111,6 +111,11 @@ pub struct MenuQuery {
     pub from: NaiveDate,
     /// Last day, included; at most 62 days after `from`.
     pub to: NaiveDate,
+    /// 1–100, default 20.
+    #[validate(range(min = 1, max = 100, code = "range"))]
+    pub limit: Option<u64>,
+    /// `next_cursor` from the previous page.
+    pub cursor: Option<String>,
 }
 
 fn a_short_range(q: &MenuQuery) -> Result<(), ValidationError> {
@@ -183,9 +188,11 @@ pub struct KitchenTotals {
     pub subsidy_fen: i64,
 }
 
+/// A page of the kitchen's list (by reservation id); the totals are the whole meal's.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KitchenList {
     pub items: Vec<KitchenLine>,
+    pub next_cursor: Option<String>,
     pub totals: KitchenTotals,
 }
 

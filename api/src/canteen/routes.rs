@@ -14,7 +14,7 @@ use super::{
 use crate::{
     auth::CurrentUser,
     error::{AppError, ErrorEnvelope},
-    http::{Json, Page, Query},
+    http::{Json, Page, PageParams, Query},
     state::AppState,
 };
 
@@ -59,7 +59,7 @@ async fn create_menu(
     Ok(HttpResponse::Created().json(created))
 }
 
-/// The community's menus from `from` to `to`, both included.
+/// The community's menus from `from` to `to`, both included, by date then slot.
 #[utoipa::path(tag = "canteen", params(MenuQuery), responses((status = 200, body = Page<MenuView>)), security(("bearer" = [])))]
 #[get("/canteen/menus")]
 async fn list_menus(
@@ -67,11 +67,7 @@ async fn list_menus(
     me: CurrentUser,
     query: Query<MenuQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let items = service::list_menus(&state.db, &me, &query.0).await?;
-    Ok(HttpResponse::Ok().json(Page {
-        items,
-        next_cursor: None,
-    }))
+    Ok(HttpResponse::Ok().json(service::list_menus(&state.db, &me, &query.0).await?))
 }
 
 #[utoipa::path(tag = "canteen", params(("id" = String, Path)), responses((status = 200, body = MenuView), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
@@ -108,15 +104,17 @@ async fn reserve(
     Ok(HttpResponse::Created().json(created))
 }
 
-/// The kitchen's list (staff): live reservations with names and dietary notes, and totals.
-#[utoipa::path(tag = "canteen", params(("id" = String, Path)), responses((status = 200, body = KitchenList), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+/// The kitchen's list (staff): live reservations with names and dietary notes, a page at a
+/// time, and the whole meal's totals.
+#[utoipa::path(tag = "canteen", params(("id" = String, Path), PageParams), responses((status = 200, body = KitchenList), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
 #[get("/canteen/menus/{id}/reservations")]
 async fn kitchen_list(
     state: web::Data<AppState>,
     me: CurrentUser,
     id: web::Path<String>,
+    page: Query<PageParams>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(service::kitchen_list(&state.db, &me, &id).await?))
+    Ok(HttpResponse::Ok().json(service::kitchen_list(&state.db, &me, &id, &page).await?))
 }
 
 /// A free delivered meal for every empty-nest or hardship member who has none (staff; free-meal
@@ -168,13 +166,15 @@ async fn cancel_reservation(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(tag = "canteen", responses((status = 200, body = Vec<ReservationView>)), security(("bearer" = [])))]
+/// The caller's reservations, latest meal first.
+#[utoipa::path(tag = "canteen", params(PageParams), responses((status = 200, body = Page<ReservationView>)), security(("bearer" = [])))]
 #[get("/me/reservations")]
 async fn my_reservations(
     state: web::Data<AppState>,
     me: CurrentUser,
+    page: Query<PageParams>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(service::my_reservations(&state.db, &me).await?))
+    Ok(HttpResponse::Ok().json(service::my_reservations(&state.db, &me, &page).await?))
 }
 
 #[utoipa::path(tag = "canteen", responses((status = 200, body = StandingOrderView), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]

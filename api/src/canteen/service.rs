@@ -1,13 +1,13 @@
 //! Menus and reservations. A place is taken by one conditional update of the menu
 //! (`reserved_count < capacity`) inside a write transaction, and a unique live key allows one
 //! reservation per member and meal: the capacity holds across instances on both databases.
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use entity::{care_flag, menu, reservation, user};
 use jobs::{notify::Notify, outbox};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, SqlErr,
-    sea_query::{Expr, ExprTrait},
+    sea_query::{Expr, ExprTrait, Func},
 };
 
 use super::{
@@ -24,6 +24,7 @@ use crate::{
     db::write_txn,
     deliveries,
     error::AppError,
+    http::{Cursor, Page, PageParams, after_pair},
     state::new_id,
 };
 
@@ -271,26 +272,50 @@ pub async fn create_menu(
     .into())
 }
 
+/// The community's menus from `from` to `to`, by date then slot; the cursor is the last
+/// (date, slot) seen, unique in a community.
 pub async fn list_menus(
     db: &DatabaseConnection,
     actor: &CurrentUser,
     query: &MenuQuery,
-) -> Result<Vec<MenuView>, AppError> {
+) -> Result<Page<MenuView>, AppError> {
+    let page = PageParams::of(query.limit, query.cursor.as_deref());
     let Some(community_id) = actor.community_id() else {
-        return Ok(Vec::new());
+        return Ok(Page::from_rows(
+            Vec::new(),
+            page.limit(),
+            menu_key,
+            MenuView::from,
+        ));
     };
-    Ok(menu::Entity::find()
+    let mut select = menu::Entity::find()
         .filter(menu::Column::CommunityId.eq(community_id))
         .filter(menu::Column::Date.gte(query.from))
         .filter(menu::Column::Date.lte(query.to))
         .order_by_asc(menu::Column::Date)
-        .order_by_asc(menu::Column::Slot)
-        .limit(200)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(MenuView::from)
-        .collect())
+        .order_by_asc(menu::Column::Slot);
+    if let Some(cursor) = page.after()? {
+        let [date, slot] = cursor.parts::<2>()?;
+        let date: NaiveDate = Cursor::parse(date)?;
+        select = select.filter(after_pair(
+            menu::Column::Date,
+            date,
+            menu::Column::Slot,
+            slot,
+            false,
+        ));
+    }
+    let rows = select.limit(page.limit() + 1).all(db).await?;
+    Ok(Page::from_rows(
+        rows,
+        page.limit(),
+        menu_key,
+        MenuView::from,
+    ))
+}
+
+fn menu_key(m: &menu::Model) -> String {
+    Cursor::of(&[m.date.to_string().as_str(), m.slot.as_str()]).0
 }
 
 pub async fn get_menu(
@@ -354,20 +379,35 @@ pub async fn get_reservation(
     Ok(own_or_staff(db, actor, id).await?.into())
 }
 
+/// The caller's reservations, latest meal first (then newest); the cursor is the last
+/// (date, id) seen.
 pub async fn my_reservations(
     db: &DatabaseConnection,
     actor: &CurrentUser,
-) -> Result<Vec<ReservationView>, AppError> {
-    Ok(reservation::Entity::find()
+    page: &PageParams,
+) -> Result<Page<ReservationView>, AppError> {
+    let mut select = reservation::Entity::find()
         .filter(reservation::Column::UserId.eq(actor.id()))
         .order_by_desc(reservation::Column::Date)
-        .order_by_desc(reservation::Column::Id)
-        .limit(100)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(ReservationView::from)
-        .collect())
+        .order_by_desc(reservation::Column::Id);
+    if let Some(cursor) = page.after()? {
+        let [date, id] = cursor.parts::<2>()?;
+        let date: NaiveDate = Cursor::parse(date)?;
+        select = select.filter(after_pair(
+            reservation::Column::Date,
+            date,
+            reservation::Column::Id,
+            id,
+            true,
+        ));
+    }
+    let rows = select.limit(page.limit() + 1).all(db).await?;
+    Ok(Page::from_rows(
+        rows,
+        page.limit(),
+        |r| Cursor::of(&[r.date.to_string().as_str(), r.id.as_str()]).0,
+        ReservationView::from,
+    ))
 }
 
 /// Cancels before the cut-off: the place is freed and the delivery (if any) cancelled, its
@@ -425,20 +465,27 @@ pub async fn cancel(
     Ok(())
 }
 
-/// The kitchen's list: every live reservation with the diner's name and dietary notes.
+/// The kitchen's list: live reservations with the diner's name and dietary notes, a page at a
+/// time by reservation id, and the whole meal's totals.
 pub async fn kitchen_list(
     db: &DatabaseConnection,
     actor: &CurrentUser,
     menu_id: &str,
+    page: &PageParams,
 ) -> Result<KitchenList, AppError> {
     let meal = visible(db, actor, menu_id).await?;
     actor.require_staff_of(&meal.community_id)?;
-    let rows = reservation::Entity::find()
-        .filter(reservation::Column::MenuId.eq(menu_id))
-        .filter(reservation::Column::Status.ne("cancelled"))
-        .order_by_asc(reservation::Column::Id)
-        .all(db)
-        .await?;
+    let live = || {
+        reservation::Entity::find()
+            .filter(reservation::Column::MenuId.eq(menu_id))
+            .filter(reservation::Column::Status.ne("cancelled"))
+    };
+    let mut select = live().order_by_asc(reservation::Column::Id);
+    if let Some(Cursor(after)) = page.after()? {
+        select = select.filter(reservation::Column::Id.gt(after));
+    }
+    let rows = select.limit(page.limit() + 1).all(db).await?;
+    let totals = kitchen_totals(db, live()).await?;
     let diners: std::collections::HashMap<String, user::Model> = user::Entity::find()
         .filter(user::Column::Id.is_in(rows.iter().map(|r| r.user_id.clone())))
         .all(db)
@@ -446,26 +493,56 @@ pub async fn kitchen_list(
         .into_iter()
         .map(|u| (u.id.clone(), u))
         .collect();
-    let mut totals = KitchenTotals::default();
-    let items = rows
-        .into_iter()
-        .map(|r| {
-            if r.mode == Mode::Delivery.as_str() {
-                totals.delivery += 1;
-            } else {
-                totals.dine_in += 1;
-            }
-            totals.payable_fen += i64::from(r.payable_fen);
-            totals.subsidy_fen += i64::from(r.subsidy_fen);
+    let lines = Page::from_rows(
+        rows,
+        page.limit(),
+        |r| r.id.clone(),
+        |r| {
             let diner = diners.get(&r.user_id);
             KitchenLine {
                 display_name: diner.map(|u| u.nickname.clone()).unwrap_or_default(),
                 dietary_notes: diner.and_then(|u| u.dietary_notes.clone()),
                 reservation: r.into(),
             }
-        })
-        .collect();
-    Ok(KitchenList { items, totals })
+        },
+    );
+    Ok(KitchenList {
+        items: lines.items,
+        next_cursor: lines.next_cursor,
+        totals,
+    })
+}
+
+/// Places per mode and the money of a meal's live reservations, summed by the database.
+async fn kitchen_totals(
+    db: &DatabaseConnection,
+    live: sea_orm::Select<reservation::Entity>,
+) -> Result<KitchenTotals, AppError> {
+    let sum = |column: reservation::Column| -> Expr { Func::sum(Expr::col(column)).into() };
+    let per_mode: Vec<(String, i64, Option<i64>, Option<i64>)> = live
+        .select_only()
+        .column(reservation::Column::Mode)
+        .column_as(
+            Expr::from(Func::count(Expr::col(reservation::Column::Id))),
+            "places",
+        )
+        .column_as(sum(reservation::Column::PayableFen), "payable_fen")
+        .column_as(sum(reservation::Column::SubsidyFen), "subsidy_fen")
+        .group_by(reservation::Column::Mode)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut totals = KitchenTotals::default();
+    for (mode, places, payable_fen, subsidy_fen) in per_mode {
+        if mode == Mode::Delivery.as_str() {
+            totals.delivery += places;
+        } else {
+            totals.dine_in += places;
+        }
+        totals.payable_fen += payable_fen.unwrap_or(0);
+        totals.subsidy_fen += subsidy_fen.unwrap_or(0);
+    }
+    Ok(totals)
 }
 
 /// The weekday of a menu, 1 (Monday) – 7.

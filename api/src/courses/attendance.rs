@@ -13,7 +13,13 @@ use super::{
     dto::{AttendanceView, CheckIn, CheckInCode},
     service::visible,
 };
-use crate::{auth::CurrentUser, db::write_txn, error::AppError, state::new_id};
+use crate::{
+    auth::CurrentUser,
+    db::write_txn,
+    error::AppError,
+    http::{Cursor, Page, PageParams, after_pair, cursor_time},
+    state::new_id,
+};
 
 /// How long a code shown at the door stays good, and the window wrong codes are counted in.
 const CODE_MINUTES: i64 = 15;
@@ -185,19 +191,35 @@ pub async fn check_in(
         .collect())
 }
 
+/// Who checked in to the course, in the order they did; the cursor is the last (time, id) seen.
 pub async fn of_course(
     db: &DatabaseConnection,
     actor: &CurrentUser,
     course_id: &str,
-) -> Result<Vec<AttendanceView>, AppError> {
+    page: &PageParams,
+) -> Result<Page<AttendanceView>, AppError> {
     let course = visible(db, actor, course_id).await?;
     actor.require_staff_of(&course.community_id)?;
-    Ok(attendance::Entity::find()
+    let mut select = attendance::Entity::find()
         .filter(attendance::Column::CourseId.eq(course_id))
         .order_by_asc(attendance::Column::CheckedInAt)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(AttendanceView::from)
-        .collect())
+        .order_by_asc(attendance::Column::Id);
+    if let Some(cursor) = page.after()? {
+        let [at, id] = cursor.parts::<2>()?;
+        let at: DateTime<Utc> = Cursor::parse(at)?;
+        select = select.filter(after_pair(
+            attendance::Column::CheckedInAt,
+            at,
+            attendance::Column::Id,
+            id,
+            false,
+        ));
+    }
+    let rows = select.limit(page.limit() + 1).all(db).await?;
+    Ok(Page::from_rows(
+        rows,
+        page.limit(),
+        |a| Cursor::of(&[cursor_time(a.checked_in_at).as_str(), a.id.as_str()]).0,
+        AttendanceView::from,
+    ))
 }

@@ -13,7 +13,7 @@ use super::{
 use crate::{
     auth::CurrentUser,
     error::{AppError, ErrorEnvelope},
-    http::{Json, Page, Query},
+    http::{Json, Page, PageParams, Query},
     state::AppState,
 };
 
@@ -75,11 +75,11 @@ async fn check_in(
         .json(attendance::check_in(&state.db, &me, &id, body.0, state.now()).await?))
 }
 
-/// Who checked in to which session of the course (staff).
+/// Who checked in to which session of the course (staff), in the order they did.
 #[utoipa::path(
     tag = "courses",
-    params(("id" = String, Path)),
-    responses((status = 200, body = Vec<AttendanceView>), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    params(("id" = String, Path), PageParams),
+    responses((status = 200, body = Page<AttendanceView>), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = []))
 )]
 #[get("/courses/{id}/attendance")]
@@ -87,8 +87,9 @@ async fn course_attendance(
     state: web::Data<AppState>,
     me: CurrentUser,
     id: web::Path<String>,
+    page: Query<PageParams>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(attendance::of_course(&state.db, &me, &id).await?))
+    Ok(HttpResponse::Ok().json(attendance::of_course(&state.db, &me, &id, &page).await?))
 }
 
 /// Change a course (staff); a larger capacity promotes from the waitlist at once, and the
@@ -182,11 +183,11 @@ async fn draw(
     Ok(HttpResponse::Ok().json(lottery::show(&state.db, &me, &id).await?))
 }
 
-/// Every staff action on the course: who, when, what, why.
+/// Every staff action on the course, oldest first: who, when, what, why.
 #[utoipa::path(
     tag = "courses",
-    params(("id" = String, Path)),
-    responses((status = 200, body = Vec<AuditEntry>), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    params(("id" = String, Path), PageParams),
+    responses((status = 200, body = Page<AuditEntry>), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = []))
 )]
 #[get("/courses/{id}/audit")]
@@ -194,8 +195,9 @@ async fn audit_log(
     state: web::Data<AppState>,
     me: CurrentUser,
     id: web::Path<String>,
+    page: Query<PageParams>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(service::audit_log(&state.db, &me, &id).await?))
+    Ok(HttpResponse::Ok().json(service::audit_log(&state.db, &me, &id, &page).await?))
 }
 
 /// Create a course in the caller's community (staff).
@@ -288,14 +290,15 @@ async fn cancel_enrollment(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The caller's enrollments (their own and their dependents').
-#[utoipa::path(tag = "courses", responses((status = 200, body = Vec<EnrollmentView>)), security(("bearer" = [])))]
+/// The caller's enrollments (their own and their dependents'), newest first.
+#[utoipa::path(tag = "courses", params(PageParams), responses((status = 200, body = Page<EnrollmentView>)), security(("bearer" = [])))]
 #[get("/me/enrollments")]
 async fn my_enrollments(
     state: web::Data<AppState>,
     me: CurrentUser,
+    page: Query<PageParams>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(service::mine(&state.db, &me).await?))
+    Ok(HttpResponse::Ok().json(service::mine(&state.db, &me, &page).await?))
 }
 
 /// Enrolled participants and the waitlist in position order (staff).

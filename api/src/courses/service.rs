@@ -30,7 +30,7 @@ use crate::{
     },
     db::write_txn,
     error::AppError,
-    http::{Cursor, Page},
+    http::{Cursor, Page, PageParams},
     state::new_id,
 };
 
@@ -828,19 +828,25 @@ async fn fill_freed_seat(
     Ok(())
 }
 
+/// The caller's enrollments (their own and their dependents'), newest first.
 pub async fn mine(
     db: &DatabaseConnection,
     actor: &CurrentUser,
-) -> Result<Vec<EnrollmentView>, AppError> {
-    Ok(enrollment::Entity::find()
+    page: &PageParams,
+) -> Result<Page<EnrollmentView>, AppError> {
+    let mut select = enrollment::Entity::find()
         .filter(enrollment::Column::UserId.eq(actor.id()))
-        .order_by_desc(enrollment::Column::Id)
-        .limit(200)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(EnrollmentView::from)
-        .collect())
+        .order_by_desc(enrollment::Column::Id);
+    if let Some(Cursor(before)) = page.after()? {
+        select = select.filter(enrollment::Column::Id.lt(before));
+    }
+    let rows = select.limit(page.limit() + 1).all(db).await?;
+    Ok(Page::from_rows(
+        rows,
+        page.limit(),
+        |e| e.id.clone(),
+        EnrollmentView::from,
+    ))
 }
 
 pub async fn roster(
@@ -1186,19 +1192,26 @@ pub async fn promote(
     Ok(promoted.into())
 }
 
+/// The course's audit log, oldest first (staff).
 pub async fn audit_log(
     db: &DatabaseConnection,
     actor: &CurrentUser,
     course_id: &str,
-) -> Result<Vec<AuditEntry>, AppError> {
+    page: &PageParams,
+) -> Result<Page<AuditEntry>, AppError> {
     let found = visible(db, actor, course_id).await?;
     actor.require_staff_of(&found.community_id)?;
-    Ok(course_audit::Entity::find()
+    let mut select = course_audit::Entity::find()
         .filter(course_audit::Column::CourseId.eq(course_id))
-        .order_by_asc(course_audit::Column::Id)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(AuditEntry::from)
-        .collect())
+        .order_by_asc(course_audit::Column::Id);
+    if let Some(Cursor(after)) = page.after()? {
+        select = select.filter(course_audit::Column::Id.gt(after));
+    }
+    let rows = select.limit(page.limit() + 1).all(db).await?;
+    Ok(Page::from_rows(
+        rows,
+        page.limit(),
+        |a| a.id.clone(),
+        AuditEntry::from,
+    ))
 }

@@ -10,7 +10,7 @@ use super::{
 use crate::{
     auth::CurrentUser,
     error::{AppError, ErrorEnvelope},
-    http::{Json, Page, Query},
+    http::{Json, Page, PageParams, Query},
     state::AppState,
 };
 
@@ -56,14 +56,15 @@ async fn board(
     Ok(HttpResponse::Ok().json(service::board(&state.db, &me, &query.0, state.now()).await?))
 }
 
-/// The deliveries assigned to the caller.
-#[utoipa::path(tag = "deliveries", responses((status = 200, body = Vec<DeliveryView>)), security(("bearer" = [])))]
+/// The deliveries assigned to the caller, latest date first.
+#[utoipa::path(tag = "deliveries", params(PageParams), responses((status = 200, body = Page<DeliveryView>)), security(("bearer" = [])))]
 #[get("/me/deliveries")]
 async fn my_deliveries(
     state: web::Data<AppState>,
     me: CurrentUser,
+    page: Query<PageParams>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(service::mine(&state.db, &me).await?))
+    Ok(HttpResponse::Ok().json(service::mine(&state.db, &me, &page).await?))
 }
 
 /// One delivery (its assigned volunteer or staff).

@@ -2,7 +2,7 @@
 //! the volunteer's steps, each a conditional update from the state it must follow.
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
     conversation::ContextType, conversation_member::MemberRole, delivery, reservation, role_grant,
     user,
@@ -25,7 +25,7 @@ use crate::{
     community, conversations,
     db::write_txn,
     error::AppError,
-    http::{Cursor, Page},
+    http::{Cursor, Page, PageParams, after_pair},
     state::new_id,
     volunteers::hours::{self, Credit},
     welfare,
@@ -187,19 +187,39 @@ pub async fn board(
     })
 }
 
-/// The caller's deliveries as a volunteer, newest first.
+/// The caller's deliveries as a volunteer, latest date first (then newest); the cursor is the
+/// last (date, id) seen.
 pub async fn mine(
     db: &DatabaseConnection,
     actor: &CurrentUser,
-) -> Result<Vec<DeliveryView>, AppError> {
-    let rows = delivery::Entity::find()
+    page: &PageParams,
+) -> Result<Page<DeliveryView>, AppError> {
+    let mut select = delivery::Entity::find()
         .filter(delivery::Column::VolunteerId.eq(actor.id()))
         .order_by_desc(delivery::Column::Date)
-        .order_by_desc(delivery::Column::Id)
-        .limit(100)
-        .all(db)
-        .await?;
-    views(db, actor, rows).await
+        .order_by_desc(delivery::Column::Id);
+    if let Some(cursor) = page.after()? {
+        let [date, id] = cursor.parts::<2>()?;
+        let date: NaiveDate = Cursor::parse(date)?;
+        select = select.filter(after_pair(
+            delivery::Column::Date,
+            date,
+            delivery::Column::Id,
+            id,
+            true,
+        ));
+    }
+    let rows = select.limit(page.limit() + 1).all(db).await?;
+    let page = Page::from_rows(
+        rows,
+        page.limit(),
+        |d| Cursor::of(&[d.date.to_string().as_str(), d.id.as_str()]).0,
+        |d| d,
+    );
+    Ok(Page {
+        items: views(db, actor, page.items).await?,
+        next_cursor: page.next_cursor,
+    })
 }
 
 // ------------------------------------------------------------------ the volunteer's steps

@@ -9,4 +9,4 @@ pub mod request_id;
 
 pub use client_addr::ClientAddr;
 pub use extract::{Json, Query};
-pub use pagination::{Cursor, Page, PageParams};
+pub use pagination::{Cursor, Page, PageParams, after_pair, cursor_time};

@@ -10,7 +10,7 @@ use crate::{
     auth::CurrentUser,
     community::users::{UserView, Viewer, local_date},
     error::{AppError, ErrorEnvelope},
-    http::{Json, Page},
+    http::{Json, Page, PageParams, Query},
     moderation::{self, Scene},
     state::AppState,
 };
@@ -56,23 +56,22 @@ async fn patch_me(
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// The caller's dependents.
-#[utoipa::path(tag = "me", responses((status = 200, body = Page<DependentView>)), security(("bearer" = [])))]
+/// The caller's dependents, oldest first.
+#[utoipa::path(tag = "me", params(PageParams), responses((status = 200, body = Page<DependentView>)), security(("bearer" = [])))]
 #[get("/me/dependents")]
 async fn list_dependents(
     state: web::Data<AppState>,
     me: CurrentUser,
+    page: Query<PageParams>,
 ) -> Result<HttpResponse, AppError> {
     let today = local_date(state.now(), "Asia/Shanghai");
-    let items = service::dependents(&state.db, me.id())
-        .await?
-        .into_iter()
-        .map(|d| DependentView::new(d, today))
-        .collect::<Vec<_>>();
-    Ok(HttpResponse::Ok().json(Page {
-        items,
-        next_cursor: None,
-    }))
+    let rows = service::dependents(&state.db, me.id(), &page).await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        page.limit(),
+        |d| d.id.clone(),
+        |d| DependentView::new(d, today),
+    )))
 }
 
 /// Register a family member (a child) one can enrol in classes.

@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use entity::{dependent, grid_node, user};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::{
@@ -17,6 +17,7 @@ use crate::{
         users::{UserView, Viewer},
     },
     error::AppError,
+    http::{Cursor, PageParams},
     state::new_id,
 };
 
@@ -116,15 +117,20 @@ async fn apply_patch(
     Ok(active)
 }
 
+/// A page of the user's dependents, oldest first, with one row more than the page when there
+/// are more (for `Page::from_rows`).
 pub async fn dependents(
     db: &impl ConnectionTrait,
     user_id: &str,
+    page: &PageParams,
 ) -> Result<Vec<dependent::Model>, AppError> {
-    Ok(dependent::Entity::find()
+    let mut select = dependent::Entity::find()
         .filter(dependent::Column::UserId.eq(user_id))
-        .order_by_asc(dependent::Column::Id)
-        .all(db)
-        .await?)
+        .order_by_asc(dependent::Column::Id);
+    if let Some(Cursor(after)) = page.after()? {
+        select = select.filter(dependent::Column::Id.gt(after));
+    }
+    Ok(select.limit(page.limit() + 1).all(db).await?)
 }
 
 pub async fn add_dependent(

@@ -122,7 +122,8 @@ pub struct QueueStats {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeadJob {
-    pub id: i64,
+    /// Opaque: the id to retry it by.
+    pub id: String,
     pub queue: String,
     pub kind: String,
     pub attempts: i32,
@@ -134,7 +135,7 @@ pub struct DeadJob {
 impl From<outbox::Model> for DeadJob {
     fn from(row: outbox::Model) -> Self {
         Self {
-            id: row.id,
+            id: row.id.to_string(),
             queue: row.queue,
             kind: row.kind,
             attempts: row.attempts,

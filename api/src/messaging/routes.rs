@@ -14,7 +14,7 @@ use super::{
 use crate::{
     auth::{CurrentUser, Role},
     error::{AppError, ErrorEnvelope},
-    http::{Json, Page, Query},
+    http::{Cursor, Json, Page, PageParams, Query},
     state::AppState,
 };
 
@@ -120,15 +120,33 @@ async fn record_subscriptions(
     Ok(HttpResponse::Ok().json(quota_views(&state, quotas)))
 }
 
-/// Remaining WeChat message quota per notification kind.
-#[utoipa::path(tag = "notifications", responses((status = 200, body = Vec<QuotaView>)), security(("bearer" = [])))]
+/// Remaining WeChat message quota per notification kind, by kind.
+#[utoipa::path(tag = "notifications", params(PageParams), responses((status = 200, body = Page<QuotaView>)), security(("bearer" = [])))]
 #[get("/me/subscriptions")]
 async fn get_subscriptions(
     state: web::Data<AppState>,
     me: CurrentUser,
+    page: Query<PageParams>,
 ) -> Result<HttpResponse, AppError> {
     let quotas = notify::quotas(&state.db, me.id()).await?;
-    Ok(HttpResponse::Ok().json(quota_views(&state, quotas)))
+    Ok(HttpResponse::Ok().json(quota_page(quota_views(&state, quotas), &page)?))
+}
+
+/// A page of the quotas (sorted by kind); the cursor is the last kind seen.
+fn quota_page(views: Vec<QuotaView>, page: &PageParams) -> Result<Page<QuotaView>, AppError> {
+    let after = page.after()?;
+    let wanted = usize::try_from(page.limit() + 1).unwrap_or(usize::MAX);
+    let rows: Vec<QuotaView> = views
+        .into_iter()
+        .filter(|q| after.as_ref().is_none_or(|Cursor(kind)| q.kind > *kind))
+        .take(wanted)
+        .collect();
+    Ok(Page::from_rows(
+        rows,
+        page.limit(),
+        |q| q.kind.clone(),
+        |q| q,
+    ))
 }
 
 fn require_operator(user: &CurrentUser) -> Result<(), AppError> {
@@ -145,37 +163,41 @@ fn require_operator(user: &CurrentUser) -> Result<(), AppError> {
 /// Per queue: depth, in flight, retrying, dead, and the outbox backlog.
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, body = Vec<QueueStats>), (status = 403, body = ErrorEnvelope)),
+    params(PageParams),
+    responses((status = 200, body = Page<QueueStats>), (status = 403, body = ErrorEnvelope)),
     security(("bearer" = []))
 )]
 #[get("/admin/jobs")]
 async fn job_stats(
     state: web::Data<AppState>,
     user: CurrentUser,
+    page: Query<PageParams>,
 ) -> Result<HttpResponse, AppError> {
     require_operator(&user)?;
-    Ok(HttpResponse::Ok().json(admin::stats(&state.jobs).await?))
+    Ok(HttpResponse::Ok().json(admin::stats(&state.jobs, &page).await?))
 }
 
 /// Jobs that gave up, newest first.
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, body = Vec<DeadJob>), (status = 403, body = ErrorEnvelope)),
+    params(PageParams),
+    responses((status = 200, body = Page<DeadJob>), (status = 403, body = ErrorEnvelope)),
     security(("bearer" = []))
 )]
 #[get("/admin/jobs/dead")]
 async fn dead_jobs(
     state: web::Data<AppState>,
     user: CurrentUser,
+    page: Query<PageParams>,
 ) -> Result<HttpResponse, AppError> {
     user.require_admin()?;
-    Ok(HttpResponse::Ok().json(admin::dead_jobs(&state.jobs).await?))
+    Ok(HttpResponse::Ok().json(admin::dead_jobs(&state.jobs, &page).await?))
 }
 
 /// Put a dead job back in line with its attempts reset.
 #[utoipa::path(
     tag = "operations",
-    params(("id" = i64, Path)),
+    params(("id" = String, Path, description = "a dead job's `id`, as `GET /admin/jobs/dead` gives it")),
     responses(
         (status = 204, description = "queued again"),
         (status = 403, body = ErrorEnvelope),
@@ -190,7 +212,6 @@ async fn retry_dead_job(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     user.require_admin()?;
-    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
-    admin::retry(&state.jobs, id).await?;
+    admin::retry(&state.jobs, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -302,11 +302,15 @@ impl From<hours_entry::Model> for HoursEntryView {
     }
 }
 
+/// The total, and a page of the ledger (`?limit=`, `?cursor=`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HoursView {
+    /// Every entry's minutes, in every community.
     pub total_minutes: i64,
     /// Newest first.
     pub entries: Vec<HoursEntryView>,
+    /// Pass as `cursor` for the older entries; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// A manual credit of service hours (events, service days).
@@ -336,6 +340,11 @@ pub struct LeaderboardQuery {
     #[validate(custom(function = "valid_month"))]
     #[param(example = "2026-11")]
     pub month: Option<String>,
+    /// 1–100, default 20.
+    #[validate(range(min = 1, max = 100, code = "range"))]
+    pub limit: Option<u64>,
+    /// `next_cursor` from the previous page.
+    pub cursor: Option<String>,
 }
 
 fn valid_month(raw: &str) -> Result<(), ValidationError> {

@@ -3,12 +3,12 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use entity::hours_entry;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
-    Set,
-    sea_query::{Expr, Func, OnConflict},
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+    sea_query::{Expr, ExprTrait, Func, OnConflict},
 };
 
-use crate::state::new_id;
+use crate::{http::after_pair, state::new_id};
 
 /// Where a credit comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,37 +74,80 @@ pub async fn credit(
     Ok((inserted == 1).then_some(id))
 }
 
-/// A user's entries in every community, newest first.
+/// A user's entries in every community, newest first, at most `limit` after the
+/// `(at, id)` given.
 pub async fn entries_of(
     db: &impl ConnectionTrait,
     user_id: &str,
+    after: Option<(DateTime<Utc>, String)>,
+    limit: u64,
 ) -> Result<Vec<hours_entry::Model>, DbErr> {
-    hours_entry::Entity::find()
+    let mut select = hours_entry::Entity::find()
         .filter(hours_entry::Column::UserId.eq(user_id))
         .order_by_desc(hours_entry::Column::At)
-        .order_by_desc(hours_entry::Column::Id)
-        .all(db)
-        .await
+        .order_by_desc(hours_entry::Column::Id);
+    if let Some((at, id)) = after {
+        select = select.filter(after_pair(
+            hours_entry::Column::At,
+            at,
+            hours_entry::Column::Id,
+            id,
+            true,
+        ));
+    }
+    select.limit(limit).all(db).await
+}
+
+/// A user's minutes in every community.
+pub async fn total_of(db: &impl ConnectionTrait, user_id: &str) -> Result<i64, DbErr> {
+    let total: Option<Option<i64>> = hours_entry::Entity::find()
+        .select_only()
+        .column_as(
+            Expr::from(Func::sum(Expr::col(hours_entry::Column::Minutes))),
+            "minutes",
+        )
+        .filter(hours_entry::Column::UserId.eq(user_id))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(total.flatten().unwrap_or(0))
+}
+
+/// Where a page of the leaderboard starts: after this user's total (most first, ties by id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RankAfter {
+    pub minutes: i64,
+    pub user_id: String,
 }
 
 /// Minutes per user credited in a community within `[from, until)`, most first (ties by user
-/// id), at most `limit` users.
+/// id), at most `limit` users after `after`.
 pub async fn totals_between(
     db: &impl ConnectionTrait,
     community_id: &str,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
+    (from, until): (DateTime<Utc>, DateTime<Utc>),
+    after: Option<RankAfter>,
     limit: u64,
 ) -> Result<Vec<(String, i64)>, DbErr> {
     let total: Expr = Func::sum(Expr::col(hours_entry::Column::Minutes)).into();
-    hours_entry::Entity::find()
+    let mut select = hours_entry::Entity::find()
         .select_only()
         .column(hours_entry::Column::UserId)
         .column_as(total.clone(), "minutes")
         .filter(hours_entry::Column::CommunityId.eq(community_id))
         .filter(hours_entry::Column::At.gte(from))
         .filter(hours_entry::Column::At.lt(until))
-        .group_by(hours_entry::Column::UserId)
+        .group_by(hours_entry::Column::UserId);
+    if let Some(RankAfter { minutes, user_id }) = after {
+        select = select.having(
+            Condition::any().add(total.clone().lt(minutes)).add(
+                Condition::all()
+                    .add(total.clone().eq(minutes))
+                    .add(hours_entry::Column::UserId.gt(user_id)),
+            ),
+        );
+    }
+    select
         .order_by(total, Order::Desc)
         .order_by_asc(hours_entry::Column::UserId)
         .limit(limit)

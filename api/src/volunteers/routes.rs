@@ -202,9 +202,11 @@ async fn get_availability(
     Ok(HttpResponse::Ok().json(service::availability_of(&state.db, &user, state.now()).await?))
 }
 
-/// One's service-hours ledger in every community, newest first, with the total (volunteers).
+/// One's service-hours ledger in every community, newest first and a page at a time, with the
+/// total (volunteers).
 #[utoipa::path(
     tag = "volunteers",
+    params(PageParams),
     responses(
         (status = 200, body = HoursView),
         (status = 403, description = "not a volunteer of one's community", body = ErrorEnvelope),
@@ -212,8 +214,12 @@ async fn get_availability(
     security(("bearer" = []))
 )]
 #[get("/volunteer/hours")]
-async fn my_hours(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(service::my_hours(&state.db, &user).await?))
+async fn my_hours(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    page: Query<PageParams>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(service::my_hours(&state.db, &user, &page).await?))
 }
 
 /// Credit a member of the community by hand (staff), for events and service days: 1–1440
@@ -242,13 +248,13 @@ async fn credit_hours(
 }
 
 /// The month's most active volunteers: minutes per person for entries in that month of the
-/// community's time zone, most first (ties by user id), top 50 (anyone who belongs to the
-/// community).
+/// community's time zone, most first (ties by user id), a page at a time (anyone who belongs to
+/// the community).
 #[utoipa::path(
     tag = "volunteers",
     params(("id" = String, Path, description = "community id"), LeaderboardQuery),
     responses(
-        (status = 200, body = Vec<LeaderboardRow>),
+        (status = 200, body = Page<LeaderboardRow>),
         (status = 404, body = ErrorEnvelope),
         (status = 422, description = "`validation_failed`: `month` is not `YYYY-MM`", body = ErrorEnvelope),
     ),
@@ -261,6 +267,6 @@ async fn leaderboard(
     id: web::Path<String>,
     query: Query<LeaderboardQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let rows = service::leaderboard(&state.db, &user, &id, &query, state.now()).await?;
-    Ok(HttpResponse::Ok().json(rows))
+    let page = service::leaderboard(&state.db, &user, &id, &query, state.now()).await?;
+    Ok(HttpResponse::Ok().json(page))
 }

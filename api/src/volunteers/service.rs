@@ -21,7 +21,7 @@ use super::{
         Availability, CreateTeam, HoursEntryView, HoursView, LeaderboardQuery, LeaderboardRow,
         ManualCredit, MealSlot, TeamView, WeeklySlot,
     },
-    hours::{self, Credit, Month, Source},
+    hours::{self, Credit, Month, RankAfter, Source},
 };
 use crate::{
     auth::{CurrentUser, Role},
@@ -31,12 +31,10 @@ use crate::{
     },
     db::write_txn,
     error::AppError,
-    http::{Cursor, Page, PageParams},
+    http::{Cursor, Page, PageParams, cursor_time},
     state::new_id,
 };
 
-/// The most users a leaderboard shows.
-const LEADERBOARD_SIZE: u64 = 50;
 /// How far ahead a volunteer may offer a date.
 const AVAILABILITY_DAYS_AHEAD: i64 = 366;
 
@@ -521,15 +519,31 @@ pub async fn availability_of(
 // ------------------------------------------------------------------ hours
 
 /// The caller's ledger in every community they served, newest first.
+/// A ledger's cursor: the last entry's time and id.
+fn entry_after(cursor: &Cursor) -> Result<(DateTime<Utc>, String), AppError> {
+    let [at, id] = cursor.parts::<2>()?;
+    Ok((Cursor::parse(at)?, id.to_owned()))
+}
+
+/// One's total and a page of one's ledger, newest first; the cursor is the last (at, id) seen.
 pub async fn my_hours(
     db: &impl ConnectionTrait,
     actor: &CurrentUser,
+    page: &PageParams,
 ) -> Result<HoursView, AppError> {
     volunteer_community(actor)?;
-    let entries = hours::entries_of(db, actor.id()).await?;
+    let after = page.after()?.as_ref().map(entry_after).transpose()?;
+    let rows = hours::entries_of(db, actor.id(), after, page.limit() + 1).await?;
+    let entries = Page::from_rows(
+        rows,
+        page.limit(),
+        |e| Cursor::of(&[cursor_time(e.at).as_str(), e.id.as_str()]).0,
+        HoursEntryView::from,
+    );
     Ok(HoursView {
-        total_minutes: entries.iter().map(|e| i64::from(e.minutes)).sum(),
-        entries: entries.into_iter().map(HoursEntryView::from).collect(),
+        total_minutes: hours::total_of(db, actor.id()).await?,
+        entries: entries.items,
+        next_cursor: entries.next_cursor,
     })
 }
 
@@ -578,13 +592,22 @@ pub async fn credit_manually(
 }
 
 /// Minutes per user in a month of the community's time zone, most first, top 50.
+/// A leaderboard's cursor: the last row's minutes and user id.
+fn rank_after(cursor: &Cursor) -> Result<RankAfter, AppError> {
+    let [minutes, user_id] = cursor.parts::<2>()?;
+    Ok(RankAfter {
+        minutes: Cursor::parse(minutes)?,
+        user_id: user_id.to_owned(),
+    })
+}
+
 pub async fn leaderboard(
     db: &impl ConnectionTrait,
     actor: &CurrentUser,
     community_id: &str,
     query: &LeaderboardQuery,
     now: DateTime<Utc>,
-) -> Result<Vec<LeaderboardRow>, AppError> {
+) -> Result<Page<LeaderboardRow>, AppError> {
     let found = community::find(db, community_id).await?;
     if !actor.belongs_to(community_id) {
         return Err(AppError::NotFound);
@@ -597,7 +620,10 @@ pub async fn leaderboard(
     let (from, until) = month
         .bounds(tz)
         .ok_or_else(|| AppError::field("month", "month"))?;
-    let totals = hours::totals_between(db, community_id, from, until, LEADERBOARD_SIZE).await?;
+    let page = PageParams::of(query.limit, query.cursor.as_deref());
+    let after = page.after()?.as_ref().map(rank_after).transpose()?;
+    let totals =
+        hours::totals_between(db, community_id, (from, until), after, page.limit() + 1).await?;
     let ids: Vec<&str> = totals.iter().map(|(id, _)| id.as_str()).collect();
     let nicknames: HashMap<String, String> = user::Entity::find()
         .filter(user::Column::Id.is_in(ids))
@@ -606,12 +632,14 @@ pub async fn leaderboard(
         .into_iter()
         .map(|u| (u.id, u.nickname))
         .collect();
-    Ok(totals
-        .into_iter()
-        .map(|(user_id, minutes)| LeaderboardRow {
+    Ok(Page::from_rows(
+        totals,
+        page.limit(),
+        |(user_id, minutes)| Cursor::of(&[minutes.to_string().as_str(), user_id.as_str()]).0,
+        |(user_id, minutes)| LeaderboardRow {
             nickname: nicknames.get(&user_id).cloned().unwrap_or_default(),
             user_id,
             minutes,
-        })
-        .collect())
+        },
+    ))
 }

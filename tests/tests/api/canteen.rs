@@ -252,7 +252,7 @@ async fn an_elder_reserves_lunch_with_the_subsidy_and_cancels_before_the_cutoff(
         .await;
     assert_eq!(read.assert_status(200)["remaining"], 29);
     let mine = app.get("/me/reservations", Some(&elder.access_token)).await;
-    assert_eq!(mine.assert_status(200)[0]["status"], "cancelled");
+    assert_eq!(mine.assert_status(200)["items"][0]["status"], "cancelled");
 
     // After the cut-off nothing is reserved or cancelled.
     app.clock.advance(Duration::days(1) + Duration::minutes(1));
@@ -262,7 +262,7 @@ async fn an_elder_reserves_lunch_with_the_subsidy_and_cancels_before_the_cutoff(
         .await
         .assert_error(409, "reservation_closed");
     let theirs = app.get("/me/reservations", Some(&young.access_token)).await;
-    let theirs = id_of(&theirs.assert_status(200)[0]);
+    let theirs = id_of(&theirs.assert_status(200)["items"][0]);
     app.delete(
         &format!("/canteen/reservations/{theirs}"),
         Some(&young.access_token),
@@ -469,9 +469,17 @@ async fn standing_orders_are_served_first_and_skipped_while_paused() {
     let mine = app
         .get("/me/reservations", Some(&regular.access_token))
         .await;
-    assert_eq!(mine.assert_status(200)[0]["menu_id"], json!(menu_id));
+    assert_eq!(
+        mine.assert_status(200)["items"][0]["menu_id"],
+        json!(menu_id)
+    );
     let away_has = app.get("/me/reservations", Some(&away.access_token)).await;
-    assert!(away_has.assert_status(200).as_array().unwrap().is_empty());
+    assert!(
+        away_has.assert_status(200)["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     reserve(&app, &walk_in, &menu_id, "dine_in")
         .await
         .assert_error(409, "sold_out");
@@ -557,7 +565,7 @@ async fn the_free_meal_roster_reserves_once_and_runs_by_itself() {
     let meal = app
         .get("/me/reservations", Some(&people[0].access_token))
         .await;
-    let meal = meal.assert_status(200)[0].clone();
+    let meal = meal.assert_status(200)["items"][0].clone();
     assert_eq!(
         (
             &meal["mode"],
@@ -595,7 +603,10 @@ async fn the_free_meal_roster_reserves_once_and_runs_by_itself() {
     let other = app.dev_login("m5-other").await;
     let theirs = app.get("/me/reservations", Some(&other.access_token)).await;
     assert!(
-        theirs.assert_status(200).as_array().unwrap().is_empty(),
+        theirs.assert_status(200)["items"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
         "living alone is not on the free-meal roster"
     );
 }

@@ -172,7 +172,10 @@ async fn seats_then_the_waitlist_and_a_freed_seat_promotes_the_first() {
     let mine = app
         .get("/me/enrollments", Some(&people[3].access_token))
         .await;
-    assert_eq!(mine.assert_status(200).as_array().unwrap().len(), 1);
+    assert_eq!(
+        mine.assert_status(200)["items"].as_array().unwrap().len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -384,7 +387,7 @@ async fn one_participant_asking_for_six_courses_at_once_gets_the_limit() {
         .await
         .assert_status(200)
         .clone();
-    assert_eq!(mine.as_array().unwrap().len(), 2);
+    assert_eq!(mine["items"].as_array().unwrap().len(), 2);
 }
 
 /// Two instances, each taking enrolments together in shared transactions (group commit):
@@ -594,7 +597,7 @@ async fn staff_edit_promote_remove_and_cancel_and_every_action_is_audited() {
         .get("/me/enrollments", Some(&people[1].access_token))
         .await;
     assert!(
-        mine.assert_status(200)
+        mine.assert_status(200)["items"]
             .as_array()
             .unwrap()
             .iter()
@@ -602,16 +605,15 @@ async fn staff_edit_promote_remove_and_cancel_and_every_action_is_audited() {
     );
 
     let log = app.get(&format!("/courses/{course}/audit"), token).await;
-    let actions: Vec<_> = log
-        .assert_status(200)
+    let actions: Vec<_> = log.assert_status(200)["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|a| a["action"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(actions, ["edit", "promote", "remove", "cancel"]);
-    assert_eq!(log.body[1]["reason"], "行动不便的独居老人");
-    assert_eq!(log.body[1]["actor_id"], json!(staff.user_id));
+    assert_eq!(log.body["items"][1]["reason"], "行动不便的独居老人");
+    assert_eq!(log.body["items"][1]["actor_id"], json!(staff.user_id));
     app.get(
         &format!("/courses/{course}/audit"),
         Some(&people[1].access_token),
@@ -697,7 +699,10 @@ async fn participants_check_in_with_the_code_at_the_door() {
         )
         .await;
     assert_eq!(
-        attendance.assert_status(200).as_array().unwrap().len(),
+        attendance.assert_status(200)["items"]
+            .as_array()
+            .unwrap()
+            .len(),
         1,
         "checked in once"
     );

@@ -692,7 +692,7 @@ async fn only_the_assigned_volunteer_while_it_is_theirs_and_staff_see_the_addres
     );
     let mine = app.get("/me/deliveries", Some(&v.access_token)).await;
     assert_eq!(
-        mine.assert_status(200)[0]["recipient"]["phone"],
+        mine.assert_status(200)["items"][0]["recipient"]["phone"],
         "13700000000"
     );
     let staff_view = m.read(&app, &delivery).await;
@@ -719,7 +719,7 @@ async fn only_the_assigned_volunteer_while_it_is_theirs_and_staff_see_the_addres
     );
     let mine = app.get("/me/deliveries", Some(&v.access_token)).await;
     assert!(
-        mine.assert_status(200)[0]["recipient"]
+        mine.assert_status(200)["items"][0]["recipient"]
             .get("phone")
             .is_none()
     );

@@ -43,8 +43,7 @@ async fn a_role_grant_becomes_one_notification_and_one_wechat_message() {
     let quota = app
         .get("/me/subscriptions", Some(&resident.access_token))
         .await;
-    let role = quota
-        .assert_status(200)
+    let role = quota.assert_status(200)["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -160,8 +159,7 @@ async fn subscriptions_count_accepts_and_ignore_unknown_templates() {
     .await
     .assert_status(200);
     let after = app.get("/me/subscriptions", token).await;
-    let notice = after
-        .assert_status(200)
+    let notice = after.assert_status(200)["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -200,8 +198,7 @@ async fn wechat_43101_stops_sending_that_kind_without_retrying() {
     app.drain().await;
     assert_eq!(app.wechat_sends().await.len(), 1, "not retried");
     let quotas = app.get("/me/subscriptions", Some(&me.access_token)).await;
-    let notice = quotas
-        .assert_status(200)
+    let notice = quotas.assert_status(200)["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -284,8 +281,7 @@ async fn an_expired_access_token_is_refreshed_once() {
         .count();
     assert_eq!(token_fetches, 2, "fetched, then refreshed once");
     let quotas = app.get("/me/subscriptions", Some(&me.access_token)).await;
-    let notice = quotas
-        .assert_status(200)
+    let notice = quotas.assert_status(200)["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -335,13 +331,12 @@ async fn a_job_that_keeps_failing_goes_dead_and_can_be_retried() {
 
     let token = Some(admin.access_token.as_str());
     let dead = app.get("/admin/jobs/dead", token).await;
-    let dead = dead.assert_status(200).as_array().unwrap().clone();
+    let dead = dead.assert_status(200)["items"].as_array().unwrap().clone();
     assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0]["id"], job);
+    assert_eq!(dead[0]["id"], json!(job.to_string()), "ids are strings");
     assert_eq!(dead[0]["attempts"], 2);
     let stats = app.get("/admin/jobs", token).await;
-    let notify = stats
-        .assert_status(200)
+    let notify = stats.assert_status(200)["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -361,7 +356,8 @@ async fn a_job_that_keeps_failing_goes_dead_and_can_be_retried() {
     // WeChat recovers; an operator puts the job back.
     drop(failing);
     wechat_accepts_everything(&app.wechat).await;
-    app.post(&format!("/admin/jobs/dead/{job}/retry"), token, json!({}))
+    let id = dead[0]["id"].as_str().unwrap();
+    app.post(&format!("/admin/jobs/dead/{id}/retry"), token, json!({}))
         .await
         .assert_status(204);
     app.drain().await;
@@ -384,9 +380,20 @@ async fn a_job_that_keeps_failing_goes_dead_and_can_be_retried() {
     app.get("/admin/jobs", Some(&resident.access_token))
         .await
         .assert_error(403, "forbidden");
-    app.post("/admin/jobs/dead/999999/retry", token, json!({}))
-        .await
-        .assert_error(404, "not_found");
+    // Ids that name no dead job, or cannot name any, are not found.
+    for id in [
+        "999999",
+        &job.to_string(),
+        &format!("+{job}"),
+        &format!("0{job}"),
+        "abc",
+        "99999999999999999999999",
+        "%00",
+    ] {
+        app.post(&format!("/admin/jobs/dead/{id}/retry"), token, json!({}))
+            .await
+            .assert_error(404, "not_found");
+    }
 }
 
 #[tokio::test]
