@@ -14,7 +14,11 @@ pub fn channel(redis: &RedisStore) -> String {
 }
 
 /// Publishes a frame for these users; at most once, so callers only log a failure.
-pub async fn publish(redis: &RedisStore, users: &[String], frame: &Value) -> redis::RedisResult<()> {
+pub async fn publish(
+    redis: &RedisStore,
+    users: &[String],
+    frame: &Value,
+) -> redis::RedisResult<()> {
     let envelope = json!({"users": users, "frame": frame}).to_string();
     let mut conn = redis.conn();
     conn.publish::<_, _, ()>(channel(redis), envelope).await

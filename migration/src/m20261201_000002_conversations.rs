@@ -216,9 +216,13 @@ async fn problems(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     // One item per cause: raising it again changes nothing.
     manager
         .create_index(
-            index("problems", "uq_problems_cause", &["kind", "ref_type", "ref_id"])
-                .unique()
-                .to_owned(),
+            index(
+                "problems",
+                "uq_problems_cause",
+                &["kind", "ref_type", "ref_id"],
+            )
+            .unique()
+            .to_owned(),
         )
         .await?;
     manager

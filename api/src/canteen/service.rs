@@ -449,7 +449,8 @@ pub async fn cancel(
             .exec(&txn)
             .await?;
         if let Some(delivery_id) = found.delivery_id.as_deref()
-            && let Some(volunteer) = deliveries::service::cancel_for_meal(&txn, delivery_id, now).await?
+            && let Some(volunteer) =
+                deliveries::service::cancel_for_meal(&txn, delivery_id, now).await?
         {
             let event = Notify::about(
                 vec![volunteer],

@@ -52,7 +52,9 @@ pub async fn conversation_read(
     reader: &str,
     read_seq: i64,
 ) {
-    let users = current_members(db, conversation_id).await.unwrap_or_default();
+    let users = current_members(db, conversation_id)
+        .await
+        .unwrap_or_default();
     let data = json!({"conversation_id": conversation_id, "user_id": reader, "read_seq": read_seq});
     push(redis, users, "conversation.read", data).await;
 }

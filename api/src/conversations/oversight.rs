@@ -70,7 +70,10 @@ pub async fn report(
         conversation_id: Set(found.id.clone()),
         reporter_id: Set(actor.id().to_owned()),
         reason: Set(input.reason.as_str().to_owned()),
-        note: Set(input.note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty())),
+        note: Set(input
+            .note
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())),
         messages: Set(copies),
         status: Set(ReportStatus::Open.as_str().to_owned()),
         outcome: Set(None),
@@ -118,7 +121,12 @@ pub async fn reports(
         select = select.filter(conversation_report::Column::Id.lt(Cursor::decode(cursor)?.0));
     }
     let rows = select.limit(limit + 1).all(db).await?;
-    Ok(Page::from_rows(rows, limit, |r| r.id.clone(), ReportView::from))
+    Ok(Page::from_rows(
+        rows,
+        limit,
+        |r| r.id.clone(),
+        ReportView::from,
+    ))
 }
 
 async fn staff_report(
@@ -197,19 +205,28 @@ pub async fn resolve(
             conversation_report::Column::Outcome,
             Expr::value(Some(input.outcome.as_str())),
         )
-        .col_expr(conversation_report::Column::ResolveNote, Expr::value(Some(note.clone())))
+        .col_expr(
+            conversation_report::Column::ResolveNote,
+            Expr::value(Some(note.clone())),
+        )
         .col_expr(
             conversation_report::Column::ResolvedBy,
             Expr::value(Some(actor.id().to_owned())),
         )
-        .col_expr(conversation_report::Column::ResolvedAt, Expr::value(Some(now)))
+        .col_expr(
+            conversation_report::Column::ResolvedAt,
+            Expr::value(Some(now)),
+        )
         .filter(conversation_report::Column::Id.eq(report_id))
         .filter(conversation_report::Column::Status.eq(ReportStatus::Open.as_str()))
         .exec(&txn)
         .await?
         .rows_affected;
     if resolved == 0 {
-        return Err(AppError::conflict("invalid_state", "the report is already resolved"));
+        return Err(AppError::conflict(
+            "invalid_state",
+            "the report is already resolved",
+        ));
     }
     let (kind, ref_type, ref_id) = report_problem(&found);
     problems::close_for(&txn, (kind, ref_type, &ref_id), actor.id(), &note, now).await?;
@@ -243,5 +260,10 @@ pub async fn access_log(
         select = select.filter(conversation_access::Column::Id.lt(after));
     }
     let rows = select.limit(limit + 1).all(db).await?;
-    Ok(Page::from_rows(rows, limit, |a| a.id.clone(), AccessLogEntry::from))
+    Ok(Page::from_rows(
+        rows,
+        limit,
+        |a| a.id.clone(),
+        AccessLogEntry::from,
+    ))
 }

@@ -28,7 +28,10 @@ use super::{
     service::membership,
 };
 use crate::{
-    auth::CurrentUser, community::service as community, db::write_txn, error::AppError,
+    auth::CurrentUser,
+    community::service as community,
+    db::write_txn,
+    error::AppError,
     state::{AppState, new_id},
 };
 
@@ -104,7 +107,7 @@ pub async fn send(
                 "this message cannot be sent; please rephrase it",
             ));
         }
-        Check::Later => false,
+        Check::Later(_) => false,
     };
     let draft = Draft {
         conversation_id: id.to_owned(),
@@ -186,7 +189,8 @@ async fn refuse_over_rate(
 enum Check {
     Pass,
     Refused,
-    Later,
+    /// Why the check cannot run now (for the job's record; no personal data).
+    Later(WeChatError),
 }
 
 /// WeChat's verdict on a message. `risky` and `review` are refused (the sender may rephrase);
@@ -211,7 +215,7 @@ async fn check_with(
         Err(WeChatError::Business(_)) => Check::Refused,
         Err(err) => {
             tracing::warn!(error = %err, "content check unavailable; the message waits");
-            Check::Later
+            Check::Later(err)
         }
     }
 }
@@ -378,7 +382,7 @@ pub async fn check_pending(ctx: JobContext, event: CheckMessage) -> Result<(), J
     let openid = openid.unwrap_or_default();
     let now = ctx.clock.now();
     match check_with(&ctx.wechat, &ctx.redis, &openid, &found.text).await {
-        Check::Later => Err(retry("content check unavailable".into())),
+        Check::Later(err) => Err(retry(format!("content check unavailable: {err}"))),
         Check::Pass => {
             if let Some(published) = publish_pending(&ctx.db, &found, now)
                 .await
@@ -390,7 +394,10 @@ pub async fn check_pending(ctx: JobContext, event: CheckMessage) -> Result<(), J
         }
         Check::Refused => {
             let rejected = message::Entity::update_many()
-                .col_expr(message::Column::Status, Expr::value(MessageStatus::Rejected))
+                .col_expr(
+                    message::Column::Status,
+                    Expr::value(MessageStatus::Rejected),
+                )
                 .filter(message::Column::Id.eq(&found.id))
                 .filter(message::Column::Status.eq(MessageStatus::Pending))
                 .exec(&ctx.db)
@@ -415,7 +422,10 @@ async fn publish_pending(
     let seq = next_seq(&txn, &pending.conversation_id, now).await?;
     let published = message::Entity::update_many()
         .col_expr(message::Column::Seq, Expr::value(Some(seq)))
-        .col_expr(message::Column::Status, Expr::value(MessageStatus::Published))
+        .col_expr(
+            message::Column::Status,
+            Expr::value(MessageStatus::Published),
+        )
         .col_expr(message::Column::PublishedAt, Expr::value(Some(now)))
         .filter(message::Column::Id.eq(&pending.id))
         .filter(message::Column::Status.eq(MessageStatus::Pending))
@@ -451,7 +461,10 @@ pub async fn remind_offline(ctx: JobContext, event: MessagePublished) -> Result<
     let mut due = Vec::new();
     for user_id in offline {
         let marked = conversation_member::Entity::update_many()
-            .col_expr(conversation_member::Column::RemindedSeq, Expr::value(event.seq))
+            .col_expr(
+                conversation_member::Column::RemindedSeq,
+                Expr::value(event.seq),
+            )
             .filter(conversation_member::Column::ConversationId.eq(&event.conversation_id))
             .filter(conversation_member::Column::UserId.eq(&user_id))
             .filter(conversation_member::Column::LeftAt.is_null())

@@ -26,7 +26,7 @@ use crate::{
     community::service as community,
     db::write_txn,
     error::AppError,
-    http::{Cursor, Page, PageParams, mask},
+    http::{Cursor, Page, PageParams, after_pair, cursor_time, mask},
     problems,
 };
 
@@ -186,27 +186,22 @@ pub async fn list(
         .filter(conversation::Column::Id.in_subquery(sea_orm::QueryTrait::into_query(mine)))
         .order_by_desc(conversation::Column::LastActivityAt)
         .order_by_desc(conversation::Column::Id);
-    if let Some(Cursor(after)) = page.after()? {
-        let (at, id) = after
-            .split_once('|')
-            .and_then(|(at, id)| Some((DateTime::parse_from_rfc3339(at).ok()?, id)))
-            .ok_or_else(|| AppError::BadRequest("the cursor is not valid".into()))?;
-        let at = at.with_timezone(&Utc);
-        select = select.filter(
-            Condition::any()
-                .add(conversation::Column::LastActivityAt.lt(at))
-                .add(
-                    Condition::all()
-                        .add(conversation::Column::LastActivityAt.eq(at))
-                        .add(conversation::Column::Id.lt(id)),
-                ),
-        );
+    if let Some(cursor) = page.after()? {
+        let [at, id] = cursor.parts()?;
+        let at: DateTime<Utc> = Cursor::parse(at)?;
+        select = select.filter(after_pair(
+            conversation::Column::LastActivityAt,
+            at,
+            conversation::Column::Id,
+            id.to_owned(),
+            true,
+        ));
     }
     let rows = select.limit(limit + 1).all(db).await?;
     let page = Page::from_rows(
         rows,
         limit,
-        |c| format!("{}|{}", c.last_activity_at.to_rfc3339(), c.id),
+        |c| Cursor::of(&[&cursor_time(c.last_activity_at), &c.id]).0,
         |c| c,
     );
     let mut items = Vec::with_capacity(page.items.len());

@@ -302,8 +302,14 @@ pub async fn accept(
         (actor.id(), MemberRole::Volunteer),
     ];
     let key = conversations::context::context_key(ContextType::Delivery, id);
-    conversations::context::open(&txn, &found.community_id, (ContextType::Delivery, id, key), &people, now)
-        .await?;
+    conversations::context::open(
+        &txn,
+        &found.community_id,
+        (ContextType::Delivery, id, key),
+        &people,
+        now,
+    )
+    .await?;
     txn.commit().await?;
     get(db, actor, id).await
 }

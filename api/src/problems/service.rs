@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use entity::problem;
 use jobs::{notify::Notify, outbox};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
     sea_query::{Expr, OnConflict},
 };
@@ -33,7 +33,11 @@ pub struct Cause<'a> {
 
 /// Raises the item for a cause inside the caller's transaction; raising it again changes
 /// nothing.
-pub async fn raise(db: &impl ConnectionTrait, cause: Cause<'_>, now: DateTime<Utc>) -> Result<(), AppError> {
+pub async fn raise(
+    db: &impl ConnectionTrait,
+    cause: Cause<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
     problem::Entity::insert(problem::ActiveModel {
         id: Set(new_id()),
         community_id: Set(cause.community_id.to_owned()),
@@ -73,7 +77,10 @@ pub async fn close_for(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     problem::Entity::update_many()
-        .col_expr(problem::Column::Status, Expr::value(Status::Closed.as_str()))
+        .col_expr(
+            problem::Column::Status,
+            Expr::value(Status::Closed.as_str()),
+        )
         .col_expr(problem::Column::ClosedBy, Expr::value(by.to_owned()))
         .col_expr(problem::Column::ClosedAt, Expr::value(now))
         .col_expr(problem::Column::CloseNote, Expr::value(note.to_owned()))
@@ -190,27 +197,27 @@ pub async fn list(
     if let Some(kind) = query.kind.as_deref() {
         select = select.filter(problem::Column::Kind.eq(kind));
     }
-    if let Some(cursor) = query.cursor.as_deref() {
-        let Cursor(after) = Cursor::decode(cursor)?;
-        let (urgent, id) = after
-            .split_once(':')
-            .ok_or_else(|| AppError::BadRequest("the cursor is not valid".into()))?;
-        let id = id.to_owned();
-        select = select.filter(if urgent == "1" {
-            problem::Column::Urgent
-                .eq(false)
-                .or(problem::Column::Id.gt(id))
+    if let Some(cursor) = query.cursor.as_deref().map(Cursor::decode).transpose()? {
+        let [urgent, id] = cursor.parts()?;
+        let urgent: bool = Cursor::parse(urgent)?;
+        // Urgent first (descending), then oldest (ascending): past the cursor is a later item
+        // of the same urgency, or any ordinary one after the urgent ones.
+        let later_alike = Condition::all()
+            .add(problem::Column::Urgent.eq(urgent))
+            .add(problem::Column::Id.gt(id.to_owned()));
+        select = select.filter(if urgent {
+            Condition::any()
+                .add(later_alike)
+                .add(problem::Column::Urgent.eq(false))
         } else {
-            problem::Column::Urgent
-                .eq(false)
-                .and(problem::Column::Id.gt(id))
+            later_alike
         });
     }
     let rows = select.limit(limit + 1).all(db).await?;
     Ok(Page::from_rows(
         rows,
         limit,
-        |p| format!("{}:{}", u8::from(p.urgent), p.id),
+        |p| Cursor::of(&[&p.urgent.to_string(), &p.id]).0,
         ProblemView::from,
     ))
 }
@@ -247,7 +254,10 @@ pub async fn take(
         .await?
         .rows_affected;
     if taken == 0 {
-        return Err(AppError::conflict("invalid_state", "the item is already closed"));
+        return Err(AppError::conflict(
+            "invalid_state",
+            "the item is already closed",
+        ));
     }
     if let Some(holder) = found.taken_by.filter(|h| h != actor.id()) {
         let notice = Notify::about(
@@ -275,17 +285,29 @@ pub async fn close(
     staff_item(db, actor, id).await?;
     let txn = write_txn(db).await?;
     let closed = problem::Entity::update_many()
-        .col_expr(problem::Column::Status, Expr::value(Status::Closed.as_str()))
-        .col_expr(problem::Column::ClosedBy, Expr::value(actor.id().to_owned()))
+        .col_expr(
+            problem::Column::Status,
+            Expr::value(Status::Closed.as_str()),
+        )
+        .col_expr(
+            problem::Column::ClosedBy,
+            Expr::value(actor.id().to_owned()),
+        )
         .col_expr(problem::Column::ClosedAt, Expr::value(now))
-        .col_expr(problem::Column::CloseNote, Expr::value(input.note.trim().to_owned()))
+        .col_expr(
+            problem::Column::CloseNote,
+            Expr::value(input.note.trim().to_owned()),
+        )
         .filter(problem::Column::Id.eq(id))
         .filter(problem::Column::Status.ne(Status::Closed.as_str()))
         .exec(&txn)
         .await?
         .rows_affected;
     if closed == 0 {
-        return Err(AppError::conflict("invalid_state", "the item is already closed"));
+        return Err(AppError::conflict(
+            "invalid_state",
+            "the item is already closed",
+        ));
     }
     let item = staff_item(&txn, actor, id).await?;
     txn.commit().await?;

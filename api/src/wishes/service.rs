@@ -544,8 +544,14 @@ async fn open_conversation(
     }
     people.push((claimer, MemberRole::Claimer));
     let key = conversations::context::context_key(ContextType::Wish, &w.id);
-    conversations::context::open(txn, &w.community_id, (ContextType::Wish, &w.id, key), &people, now)
-        .await?;
+    conversations::context::open(
+        txn,
+        &w.community_id,
+        (ContextType::Wish, &w.id, key),
+        &people,
+        now,
+    )
+    .await?;
     Ok(())
 }
 
