@@ -76,16 +76,32 @@ pub(crate) async fn read_body(payload: &mut Payload) -> Result<web::BytesMut, Ap
 }
 
 /// Parses JSON, naming the field that is wrong.
+///
+/// The typed parse stops at the first thing it dislikes, which in a truncated or broken
+/// document can come before the syntax error (`{"unknown"` or `[1,` fail on the field or the
+/// type first). So a failure is a field error only if the whole document is well-formed JSON;
+/// otherwise it is malformed, whatever it contains.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|err| {
+    let malformed = || AppError::BadRequest("the body is not valid JSON".into());
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => data_error(&path, &inner.to_string()),
-            _ => AppError::BadRequest("the body is not valid JSON".into()),
+        let data = inner.classify() == serde_json::error::Category::Data;
+        if data && is_well_formed(body) {
+            data_error(&path, &inner.to_string())
+        } else {
+            malformed()
         }
-    })
+    })?;
+    // Anything after the document (`{…} x`, `{…}{…}`) makes the body malformed too.
+    de.end().map_err(|_| malformed())?;
+    Ok(value)
+}
+
+/// Whether `body` is one complete JSON document, whatever its shape.
+fn is_well_formed(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
 }
 
 /// Turns serde's message for a data error into a field and a stable reason.
@@ -241,6 +257,47 @@ mod tests {
     fn syntax_errors_are_bad_requests() {
         let err = parse_json::<Sample>(b"{not json").err().unwrap();
         assert_eq!(err.code(), "bad_request");
+    }
+
+    /// Truncated or broken documents are malformed whatever they start with: a real field, an
+    /// unknown one, a value of the wrong type or a wrong shape must not turn them into 422.
+    #[test]
+    fn malformed_bodies_are_bad_requests_whatever_they_contain() {
+        let cases: &[&[u8]] = &[
+            b"{",
+            b"[",
+            b"[1,",
+            b"nul",
+            b"tru",
+            b"\"",
+            b"}",
+            b"{\"name\"",
+            b"{\"name\":",
+            b"{\"name\": \"a\"",
+            b"{\"name\": \"a\",",
+            b"{\"name\": \"a\", \"ki",
+            b"{\"name\": \"a\", \"kind\"",
+            b"{\"name\": \"a\", \"kind\": \"moon\"",
+            b"{\"name\": 5",
+            b"{\"name\": [1, 2",
+            b"{\"extra\"",
+            b"{\"extra\": 1",
+            b"{\"name\": \"a\"}}",
+            b"{\"name\": \"a\"} x",
+            b"{\"name\": \"a\"}{}",
+            b"{'name': 'a'}",
+            b"{name: \"a\"}",
+            b"{\"name\": \"a\",}",
+            b"{\"name\": \"\\u00\"}",
+            b"{\"name\": \"\xff\xfe\"}",
+            b"\xff\xfe\x00garbage",
+            b"\x00",
+            b"<xml/>",
+        ];
+        for body in cases {
+            let err = parse_json::<Sample>(body).err().unwrap();
+            assert_eq!(err.code(), "bad_request", "{}", String::from_utf8_lossy(body));
+        }
     }
 
     #[test]
