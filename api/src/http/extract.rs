@@ -40,6 +40,7 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for Json<T> {
             } else {
                 &body
             };
+            refuse_nul_strings(body)?;
             let value: T = parse_json(body)?;
             validate(&value)?;
             Ok(Json(value))
@@ -102,6 +103,67 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
 /// Whether `body` is one complete JSON document, whatever its shape.
 fn is_well_formed(body: &[u8]) -> bool {
     serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+}
+
+/// A string holding NUL (`\u0000`) is refused with the fields that hold one: no text of ours
+/// can hold it, and PostgreSQL refuses it in text with an error rather than storing or matching
+/// it. Only a body that spells the escape is parsed twice.
+pub fn refuse_nul_strings(body: &[u8]) -> Result<(), AppError> {
+    const ESCAPE: &[u8] = b"\\u0000";
+    if !body.windows(ESCAPE.len()).any(|w| w == ESCAPE) {
+        return Ok(());
+    }
+    let Ok(document) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Err(AppError::BadRequest("the body is not valid JSON".into()));
+    };
+    let mut fields = FieldErrors::new();
+    nul_paths(&document, "", &mut fields);
+    if fields.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Validation(fields))
+    }
+}
+
+/// Collects the path of every string (value or key) holding NUL, named as field errors are.
+fn nul_paths(value: &serde_json::Value, path: &str, out: &mut FieldErrors) {
+    let name = |path: &str| {
+        if path.is_empty() {
+            "body".to_owned()
+        } else {
+            path.to_owned()
+        }
+    };
+    match value {
+        serde_json::Value::String(text) if text.contains('\0') => {
+            out.entry(name(path))
+                .or_default()
+                .push("invalid_character".into());
+        }
+        serde_json::Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                nul_paths(item, &format!("{}[{index}]", name(path)), out);
+            }
+        }
+        serde_json::Value::Object(members) => {
+            for (key, member) in members {
+                let field = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                if key.contains('\0') {
+                    // The key itself cannot be a field of ours; name it without the NUL.
+                    out.entry(field.replace('\0', ""))
+                        .or_default()
+                        .push("invalid_character".into());
+                } else {
+                    nul_paths(member, &field, out);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Turns serde's message for a data error into a field and a stable reason.
@@ -193,6 +255,16 @@ impl<T: DeserializeOwned + Validate> FromRequest for Query<T> {
 }
 
 fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<Query<T>, AppError> {
+    // No parameter of ours holds control characters, and a NUL would reach the database as an
+    // error: such a query is malformed.
+    if let Some((name, _)) = form_urlencoded_parse(query)
+        .find(|(k, v)| k.contains(char::is_control) || v.contains(char::is_control))
+    {
+        let name: String = name.chars().filter(|c| !c.is_control()).collect();
+        return Err(AppError::BadRequest(format!(
+            "query parameter `{name}` is not valid"
+        )));
+    }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
     let value: T = serde_path_to_error::deserialize(de).map_err(|err| {
         let field = err.path().to_string();
@@ -296,8 +368,53 @@ mod tests {
         ];
         for body in cases {
             let err = parse_json::<Sample>(body).err().unwrap();
-            assert_eq!(err.code(), "bad_request", "{}", String::from_utf8_lossy(body));
+            assert_eq!(
+                err.code(),
+                "bad_request",
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
+    }
+
+    #[test]
+    fn nul_in_any_string_names_its_field() {
+        let cases: [(&str, &str); 5] = [
+            (r#"{"name": "a\u0000"}"#, "name"),
+            (r#"{"name": "ok", "kind": "\u0000"}"#, "kind"),
+            (
+                r#"{"items": [{"id": "x"}, {"id": "\u0000y"}]}"#,
+                "items[1].id",
+            ),
+            (r#"{"na\u0000me": "a"}"#, "name"),
+            (r#""\u0000""#, "body"),
+        ];
+        for (body, field) in cases {
+            let err = refuse_nul_strings(body.as_bytes()).err().unwrap();
+            assert_eq!(
+                details(err).get(field),
+                Some(&vec!["invalid_character".to_owned()]),
+                "{body}"
+            );
+        }
+        // An escaped backslash before `u0000` is no NUL.
+        assert!(refuse_nul_strings(br#"{"name": "a\\u0000"}"#).is_ok());
+        assert!(refuse_nul_strings(br#"{"name": "a"}"#).is_ok());
+    }
+
+    #[derive(Debug, Deserialize, Validate)]
+    #[allow(dead_code)]
+    struct Search {
+        q: Option<String>,
+    }
+
+    #[test]
+    fn control_characters_in_a_query_are_bad_requests() {
+        for query in ["q=a%00", "q=%00", "q%00=a", "q=a%0Ab", "x=%01"] {
+            let err = parse_query::<Search>(query).err().unwrap();
+            assert_eq!(err.code(), "bad_request", "{query}");
+        }
+        assert!(parse_query::<Search>("q=%E9%82%BB").is_ok());
     }
 
     #[test]

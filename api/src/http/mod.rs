@@ -1,9 +1,10 @@
 //! The HTTP machinery every area uses: request ids and logging, extractors that answer in the
-//! error envelope, cursor pagination, idempotency keys, and masking of personal data.
+//! error envelope, refusal of impossible paths, cursor pagination, idempotency keys, and masking of personal data.
 pub mod extract;
 pub mod idempotency;
 pub mod mask;
 pub mod pagination;
+pub mod path_guard;
 pub mod request_id;
 
 pub use extract::{Json, Query};
