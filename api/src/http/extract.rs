@@ -6,7 +6,7 @@ use std::{future::Future, pin::Pin};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
-use validator::{Validate, ValidationErrors, ValidationErrorsKind};
+use validator::{Validate, ValidationError, ValidationErrors, ValidationErrorsKind};
 
 use crate::error::{AppError, FieldErrors};
 
@@ -209,19 +209,41 @@ pub fn validate<T: Validate>(value: &T) -> Result<(), AppError> {
         .map_err(|errors| AppError::Validation(flatten(&errors, "")))
 }
 
+/// A refusal by a check of the whole type (`#[validate(schema(…))]`), charged to `field`.
+/// `validator` files such refusals under `__all__`, which names nothing the client sent; the
+/// field rides along as a parameter and `flatten` puts the reason under it.
+pub fn refuse_field(field: &'static str, code: &'static str) -> ValidationError {
+    let mut error = ValidationError::new(code);
+    error.add_param(FIELD_PARAM.into(), &field);
+    error
+}
+
+const FIELD_PARAM: &str = "field";
+
 fn flatten(errors: &ValidationErrors, prefix: &str) -> FieldErrors {
-    let mut out = FieldErrors::new();
-    for (field, kind) in errors.errors() {
-        let name = if prefix.is_empty() {
-            field.to_string()
+    let join = |field: &str| {
+        if prefix.is_empty() {
+            field.to_owned()
         } else {
             format!("{prefix}.{field}")
-        };
+        }
+    };
+    let mut out = FieldErrors::new();
+    for (field, kind) in errors.errors() {
+        let name = join(field);
         match kind {
             ValidationErrorsKind::Field(list) => {
-                out.entry(name)
-                    .or_default()
-                    .extend(list.iter().map(|e| e.code.to_string()));
+                for error in list {
+                    let named = error.params.get(FIELD_PARAM).and_then(|v| v.as_str());
+                    let target = match named {
+                        Some(field) => join(field),
+                        // A schema check that named nothing: the object it checked.
+                        None if field == "__all__" && prefix.is_empty() => "body".to_owned(),
+                        None if field == "__all__" => prefix.to_owned(),
+                        None => name.clone(),
+                    };
+                    out.entry(target).or_default().push(error.code.to_string());
+                }
             }
             ValidationErrorsKind::Struct(inner) => out.extend(flatten(inner, &name)),
             ValidationErrorsKind::List(items) => {
@@ -415,6 +437,70 @@ mod tests {
             assert_eq!(err.code(), "bad_request", "{query}");
         }
         assert!(parse_query::<Search>("q=%E9%82%BB").is_ok());
+    }
+
+    /// Parses and validates as the extractor does; the fields of the refusal.
+    fn refused<T: DeserializeOwned + Validate>(body: &str) -> Vec<String> {
+        let value: T = parse_json(body.as_bytes()).unwrap();
+        details(validate(&value).err().unwrap())
+            .into_keys()
+            .collect()
+    }
+
+    /// Checks of a whole body name the field to correct, never `__all__`.
+    #[test]
+    fn schema_checks_name_real_fields() {
+        use crate::{
+            canteen::dto as canteen, courses::dto as courses, messaging::dto as messaging,
+        };
+        let course = |opens: &str, closes: &str, min: i32, session_end: &str| {
+            format!(
+                r#"{{"title": "t", "category": "c", "capacity": 5, "min_age": {min}, "max_age": 10,
+                "registration_opens_at": "{opens}", "registration_closes_at": "{closes}",
+                "sessions": [{{"starts_at": "2030-01-02T10:00:00Z", "ends_at": "2030-01-02T11:00:00Z"}},
+                             {{"starts_at": "2030-01-03T10:00:00Z", "ends_at": "{session_end}"}}]}}"#
+            )
+        };
+        let (early, late) = ("2030-01-01T00:00:00Z", "2030-01-01T08:00:00Z");
+        let fine = "2030-01-03T11:00:00Z";
+        let cases: Vec<(Vec<String>, &str)> = vec![
+            (
+                refused::<courses::CreateCourse>(&course(late, early, 1, fine)),
+                "registration_closes_at",
+            ),
+            (
+                refused::<courses::CreateCourse>(&course(early, late, 11, fine)),
+                "max_age",
+            ),
+            (
+                refused::<courses::CreateCourse>(&course(early, late, 1, "2030-01-03T09:00:00Z")),
+                "sessions[1].ends_at",
+            ),
+            (
+                refused::<canteen::PutStandingOrder>(
+                    r#"{"items": [{"weekday": 1, "slot": "lunch", "mode": "dine_in"},
+                                  {"weekday": 1, "slot": "lunch", "mode": "delivery"}]}"#,
+                ),
+                "items",
+            ),
+            (
+                refused::<canteen::PutStandingOrder>(
+                    r#"{"items": [], "paused_from": "2030-01-02", "paused_until": "2030-01-01"}"#,
+                ),
+                "paused_until",
+            ),
+            (refused::<messaging::MarkRead>(r#"{}"#), "ids"),
+        ];
+        for (fields, expected) in cases {
+            assert_eq!(fields, vec![expected.to_owned()]);
+        }
+        let query: Vec<String> = parse_query::<canteen::MenuQuery>("from=2030-01-02&to=2030-01-01")
+            .err()
+            .map(details)
+            .unwrap()
+            .into_keys()
+            .collect();
+        assert_eq!(query, vec!["to".to_owned()]);
     }
 
     #[test]
