@@ -134,7 +134,9 @@ async fn decline(
     state: web::Data<AppState>,
     me: CurrentUser,
     id: web::Path<String>,
-    _body: Option<Json<Decline>>,
+    // Read though unused, so a malformed or invalid body is refused rather than ignored (an
+    // empty one reads as `{}`).
+    _body: Json<Decline>,
 ) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(service::decline(&state.db, &me, &id, state.now()).await?))
 }

@@ -6,6 +6,7 @@ mod canteen;
 mod community;
 mod courses;
 mod deliveries;
+mod hostile;
 mod machinery;
 mod me;
 mod queues;
