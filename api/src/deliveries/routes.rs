@@ -46,7 +46,7 @@ async fn dispatch_menu(
 }
 
 /// The day's board (staff): the deliveries of the date (default today), a page at a time.
-#[utoipa::path(tag = "deliveries", params(BoardQuery), responses((status = 200, body = Page<DeliveryView>), (status = 403, body = ErrorEnvelope)), security(("bearer" = [])))]
+#[utoipa::path(tag = "deliveries", params(BoardQuery), responses((status = 200, body = Page<DeliveryView>), (status = 403, body = ErrorEnvelope), (status = 409, description = "`not_in_community`", body = ErrorEnvelope)), security(("bearer" = [])))]
 #[get("/deliveries")]
 async fn board(
     state: web::Data<AppState>,
