@@ -27,7 +27,7 @@ use crate::{
     config::{Environment, Settings},
     conversations, courses, db, deliveries,
     error::AppError,
-    http::{idempotency, request_id},
+    http::{idempotency, path_guard, request_id},
     me, messaging, openapi, ops, problems,
     state::AppState,
     volunteers, welfare, wishes,
@@ -283,6 +283,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .route("/openapi.json", web::get().to(openapi_json))
             .service(Scalar::with_url("/docs", api))
             .default_service(web::to(not_found))
+            .wrap(from_fn(path_guard::middleware))
             .wrap(from_fn(ops::track))
             .wrap(from_fn(request_id::middleware))
             .wrap(TracingLogger::<request_id::LinliRootSpan>::new())

@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::{Validate, ValidationError};
 
+use crate::http::extract::refuse_field;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Slot {
@@ -121,7 +123,7 @@ pub struct MenuQuery {
 fn a_short_range(q: &MenuQuery) -> Result<(), ValidationError> {
     let days = (q.to - q.from).num_days();
     if !(0..=62).contains(&days) {
-        return Err(ValidationError::new("date_range"));
+        return Err(refuse_field("to", "date_range"));
     }
     Ok(())
 }
@@ -220,12 +222,12 @@ fn consistent_standing_order(s: &PutStandingOrder) -> Result<(), ValidationError
     let mut meals: Vec<(u32, Slot)> = s.items.iter().map(|i| (i.weekday, i.slot)).collect();
     meals.sort_by_key(|(w, slot)| (*w, slot.as_str()));
     if meals.windows(2).any(|w| w[0] == w[1]) {
-        return Err(ValidationError::new("duplicate_meal"));
+        return Err(refuse_field("items", "duplicate_meal"));
     }
     if let (Some(from), Some(until)) = (s.paused_from, s.paused_until)
         && until < from
     {
-        return Err(ValidationError::new("pause_range"));
+        return Err(refuse_field("paused_until", "pause_range"));
     }
     Ok(())
 }

@@ -269,6 +269,7 @@ async fn delete_member_standing_order(
         (status = 200, body = MonthlyReport, content_type = "application/json"),
         (status = 200, description = "the rows as CSV", body = String, content_type = "text/csv"),
         (status = 403, body = ErrorEnvelope),
+        (status = 409, description = "`not_in_community`", body = ErrorEnvelope),
         (status = 422, body = ErrorEnvelope),
     ),
     security(("bearer" = []))

@@ -5,8 +5,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::{Validate, ValidationError};
 
+use crate::http::extract::refuse_field;
+
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[validate(schema(function = "ordered_session"))]
 pub struct SessionInput {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
@@ -48,15 +51,23 @@ pub struct CreateCourse {
 
 fn consistent_course(c: &CreateCourse) -> Result<(), ValidationError> {
     if c.registration_closes_at <= c.registration_opens_at {
-        return Err(ValidationError::new("registration_window"));
+        return Err(refuse_field(
+            "registration_closes_at",
+            "registration_window",
+        ));
     }
     if let (Some(min), Some(max)) = (c.min_age, c.max_age)
         && min > max
     {
-        return Err(ValidationError::new("age_range"));
+        return Err(refuse_field("max_age", "age_range"));
     }
-    if c.sessions.iter().any(|s| s.ends_at <= s.starts_at) {
-        return Err(ValidationError::new("session_times"));
+    Ok(())
+}
+
+/// Checked per session, so the answer names the one that is wrong (`sessions[2].ends_at`).
+fn ordered_session(s: &SessionInput) -> Result<(), ValidationError> {
+    if s.ends_at <= s.starts_at {
+        return Err(refuse_field("ends_at", "session_times"));
     }
     Ok(())
 }

@@ -46,7 +46,7 @@ async fn dispatch_menu(
 }
 
 /// The day's board (staff): the deliveries of the date (default today), a page at a time.
-#[utoipa::path(tag = "deliveries", params(BoardQuery), responses((status = 200, body = Page<DeliveryView>), (status = 403, body = ErrorEnvelope)), security(("bearer" = [])))]
+#[utoipa::path(tag = "deliveries", params(BoardQuery), responses((status = 200, body = Page<DeliveryView>), (status = 403, body = ErrorEnvelope), (status = 409, description = "`not_in_community`", body = ErrorEnvelope)), security(("bearer" = [])))]
 #[get("/deliveries")]
 async fn board(
     state: web::Data<AppState>,
@@ -135,7 +135,9 @@ async fn decline(
     state: web::Data<AppState>,
     me: CurrentUser,
     id: web::Path<String>,
-    _body: Option<Json<Decline>>,
+    // Read though unused, so a malformed or invalid body is refused rather than ignored (an
+    // empty one reads as `{}`).
+    _body: Json<Decline>,
 ) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(service::decline(&state.db, &me, &id, state.now()).await?))
 }

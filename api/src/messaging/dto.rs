@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::{Validate, ValidationError};
 
+use crate::http::extract::refuse_field;
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RefView {
     #[serde(rename = "type")]
@@ -71,7 +73,7 @@ pub struct MarkRead {
 
 fn ids_or_all(body: &MarkRead) -> Result<(), ValidationError> {
     if body.ids.is_none() && body.all != Some(true) {
-        return Err(ValidationError::new("ids_or_all_required"));
+        return Err(refuse_field("ids", "ids_or_all_required"));
     }
     Ok(())
 }

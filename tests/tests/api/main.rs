@@ -7,6 +7,7 @@ mod community;
 mod conversations;
 mod courses;
 mod deliveries;
+mod hostile;
 mod lists;
 mod machinery;
 mod me;
