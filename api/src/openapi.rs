@@ -15,8 +15,10 @@ use utoipa::{
 };
 
 use crate::{
+    conversations::dto::ReportStatus,
     deliveries::dto::DeliveryStatus,
     error::ErrorEnvelope,
+    problems::service::ProblemStatus,
     volunteers::dto::ApplicationStatus,
     welfare::dto::AlertStatus,
     wishes::dto::{MyRole, WishStatus},
@@ -35,7 +37,9 @@ use crate::{
         AlertStatus,
         DeliveryStatus,
         MyRole,
-        WishStatus
+        WishStatus,
+        ProblemStatus,
+        ReportStatus
     ))
 )]
 struct Base;

@@ -46,7 +46,7 @@ pub async fn raise(
         ref_id: Set(cause.ref_id.to_owned()),
         summary: Set(cause.summary),
         urgent: Set(cause.urgent),
-        status: Set(Status::Open.as_str().to_owned()),
+        status: Set(ProblemStatus::Open.as_str().to_owned()),
         taken_by: Set(None),
         taken_at: Set(None),
         closed_by: Set(None),
@@ -79,7 +79,7 @@ pub async fn close_for(
     problem::Entity::update_many()
         .col_expr(
             problem::Column::Status,
-            Expr::value(Status::Closed.as_str()),
+            Expr::value(ProblemStatus::Closed.as_str()),
         )
         .col_expr(problem::Column::ClosedBy, Expr::value(by.to_owned()))
         .col_expr(problem::Column::ClosedAt, Expr::value(now))
@@ -87,7 +87,7 @@ pub async fn close_for(
         .filter(problem::Column::Kind.eq(kind))
         .filter(problem::Column::RefType.eq(ref_type))
         .filter(problem::Column::RefId.eq(ref_id))
-        .filter(problem::Column::Status.ne(Status::Closed.as_str()))
+        .filter(problem::Column::Status.ne(ProblemStatus::Closed.as_str()))
         .exec(db)
         .await?;
     Ok(())
@@ -95,13 +95,13 @@ pub async fn close_for(
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub enum ProblemStatus {
     Open,
     Taken,
     Closed,
 }
 
-impl Status {
+impl ProblemStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Open => "open",
@@ -114,7 +114,7 @@ impl Status {
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ProblemQuery {
-    pub status: Option<Status>,
+    pub status: Option<ProblemStatus>,
     /// `message_report`, `blocked_conversation`, …
     #[validate(length(min = 1, max = 40, code = "length"))]
     pub kind: Option<String>,
@@ -245,11 +245,14 @@ pub async fn take(
     let found = staff_item(db, actor, id).await?;
     let txn = write_txn(db).await?;
     let taken = problem::Entity::update_many()
-        .col_expr(problem::Column::Status, Expr::value(Status::Taken.as_str()))
+        .col_expr(
+            problem::Column::Status,
+            Expr::value(ProblemStatus::Taken.as_str()),
+        )
         .col_expr(problem::Column::TakenBy, Expr::value(actor.id().to_owned()))
         .col_expr(problem::Column::TakenAt, Expr::value(now))
         .filter(problem::Column::Id.eq(id))
-        .filter(problem::Column::Status.ne(Status::Closed.as_str()))
+        .filter(problem::Column::Status.ne(ProblemStatus::Closed.as_str()))
         .exec(&txn)
         .await?
         .rows_affected;
@@ -287,7 +290,7 @@ pub async fn close(
     let closed = problem::Entity::update_many()
         .col_expr(
             problem::Column::Status,
-            Expr::value(Status::Closed.as_str()),
+            Expr::value(ProblemStatus::Closed.as_str()),
         )
         .col_expr(
             problem::Column::ClosedBy,
@@ -299,7 +302,7 @@ pub async fn close(
             Expr::value(input.note.trim().to_owned()),
         )
         .filter(problem::Column::Id.eq(id))
-        .filter(problem::Column::Status.ne(Status::Closed.as_str()))
+        .filter(problem::Column::Status.ne(ProblemStatus::Closed.as_str()))
         .exec(&txn)
         .await?
         .rows_affected;
