@@ -1,9 +1,10 @@
 //! Linli's background machinery: the clock, Redis access, the outbox and its relay, the queue
-//! workers, the scheduler, notifications, and the WeChat client.
+//! workers, the scheduler, notifications, live push (publishing), and the WeChat client.
 pub mod clock;
 pub mod lock;
 pub mod notify;
 pub mod outbox;
+pub mod push;
 pub mod redis_store;
 pub mod runtime;
 pub mod scheduler;
