@@ -52,6 +52,8 @@ pub struct Settings {
     pub jobs: jobs::runtime::JobsConfig,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_days: i64,
+    /// A WebSocket that sends nothing for this long is closed.
+    pub ws_idle_secs: u64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -202,6 +204,8 @@ impl Settings {
             ..defaults
         };
 
+        let ws_idle_secs = number("LINLI_WS_IDLE_SECS", 60)?.clamp(1, 3600);
+
         Ok(Self {
             env,
             bind,
@@ -221,6 +225,7 @@ impl Settings {
             jobs,
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_days: 30,
+            ws_idle_secs,
         })
     }
 
@@ -257,6 +262,7 @@ mod tests {
         assert!(s.dev_login);
         assert!(s.embedded_workers);
         assert_eq!(s.login_rate_per_minute, 30);
+        assert_eq!(s.ws_idle_secs, 60);
         assert!(s.wechat().is_none());
     }
 
@@ -272,6 +278,7 @@ mod tests {
             ("LINLI_ENV", "staging"),
             ("LINLI_WECHAT_TEMPLATES", "{not json"),
             ("LINLI_JOB_MAX_ATTEMPTS", "many"),
+            ("LINLI_WS_IDLE_SECS", "soon"),
         ];
         for (variable, value) in cases {
             let err = Settings::from_vars(&vars(&[(variable, value)]))
