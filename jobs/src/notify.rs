@@ -154,6 +154,13 @@ pub async fn handle(
     Ok(outcome)
 }
 
+/// The time as the database keeps it (PostgreSQL to the microsecond), so a pushed notification
+/// is the one `GET /notifications` lists later, to the digit.
+fn stored_time(now: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    now.trunc_subsecs(6)
+}
+
 /// Ordered by the event's commit, not by when a worker got to it, so "newest first" holds
 /// however jobs interleave.
 fn notification_id(event_id: i64, recipient: &str) -> String {
@@ -178,7 +185,7 @@ fn notification_row(
         ref_id: event.ref_id.clone(),
         source_event: event_id,
         wechat_status: wechat_status.to_owned(),
-        created_at: now,
+        created_at: stored_time(now),
         read_at: None,
     }
 }
@@ -247,7 +254,7 @@ pub async fn store_all(
                     ref_id: event.ref_id.clone(),
                     source_event: *event_id,
                     wechat_status: WECHAT_NONE.to_owned(),
-                    created_at: now,
+                    created_at: stored_time(now),
                     read_at: None,
                 })
         })
