@@ -118,3 +118,35 @@ pub fn dispatch(registry: &Registry, payload: &str) {
         Envelope::CloseUsers { users } => registry.close_users(&users),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::registry::Owner;
+
+    #[tokio::test]
+    async fn envelopes_from_the_channel_reach_the_registry() {
+        let registry = Registry::default();
+        let owner = |user: &str, session: &str| Owner {
+            user_id: user.into(),
+            session_id: session.into(),
+            community_id: None,
+        };
+        let mut mine = registry.register(owner("u1", "s1"));
+        let other = registry.register(owner("u2", "s2"));
+        dispatch(
+            &registry,
+            r#"{"op":"frame","users":["u1"],"frame":{"type":"t","data":{"n":1}}}"#,
+        );
+        assert_eq!(
+            mine.frames.try_recv().ok().as_deref(),
+            Some(r#"{"type":"t","data":{"n":1}}"#)
+        );
+        dispatch(&registry, "not an envelope");
+        dispatch(&registry, r#"{"op":"close_sessions","sessions":["s1"]}"#);
+        assert!(mine.close.is_cancelled() && !other.close.is_cancelled());
+        dispatch(&registry, r#"{"op":"close_users","users":["u2"]}"#);
+        assert!(other.close.is_cancelled());
+        assert_eq!(registry.sizes(), Default::default());
+    }
+}

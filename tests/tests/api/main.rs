@@ -6,6 +6,7 @@ mod canteen;
 mod community;
 mod courses;
 mod deliveries;
+mod live;
 mod machinery;
 mod me;
 mod membership;
