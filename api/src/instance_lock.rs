@@ -56,8 +56,14 @@ mod tests {
         let url = format!("sqlite://{}/x.db?mode=rwc", dir.display());
         let first = acquire(&url);
         assert!(matches!(first, Ok(Some(_))));
-        let second = acquire(&url).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(second.starts_with("DATABASE_URL: another `linli serve`"), "{second}");
+        let second = acquire(&url)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            second.starts_with("DATABASE_URL: another `linli serve`"),
+            "{second}"
+        );
         drop(first);
         assert!(matches!(acquire(&url), Ok(Some(_))));
         assert!(matches!(acquire("postgres://x@localhost/db"), Ok(None)));

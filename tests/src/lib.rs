@@ -184,7 +184,9 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
 
 /// Builds and starts one Linli instance; its port and state.
 async fn start_instance(vars: &HashMap<String, String>, clock: &ManualClock) -> (u16, AppState) {
-    try_start_instance(vars, clock).await.expect("the app builds")
+    try_start_instance(vars, clock)
+        .await
+        .expect("the app builds")
 }
 
 async fn try_start_instance(

@@ -89,9 +89,9 @@ async fn find_or_create_user(
     // Bootstrap admins are made at their first login only (the insert above), so an admin
     // taken away (`DELETE /admins/{id}`) stays taken away.
     let wants_update = profile
-            .nickname
-            .as_ref()
-            .is_some_and(|n| *n != found.nickname)
+        .nickname
+        .as_ref()
+        .is_some_and(|n| *n != found.nickname)
         || (profile.avatar_url.is_some() && profile.avatar_url != found.avatar_url)
         || (profile.unionid.is_some() && profile.unionid != found.unionid);
     if !wants_update {

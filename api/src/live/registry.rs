@@ -101,7 +101,9 @@ impl Drop for Registration {
 
 /// A poisoned lock only means another thread panicked while holding it; the maps stay usable.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn forget(index: &mut HashMap<String, Vec<u64>>, key: &str, id: u64) {

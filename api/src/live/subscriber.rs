@@ -105,7 +105,10 @@ pub fn dispatch(registry: &Registry, payload: &str) {
     let envelope = match serde_json::from_str::<Envelope>(payload) {
         Ok(envelope) => envelope,
         Err(_) => {
-            tracing::debug!(bytes = payload.len(), "a malformed push envelope was ignored");
+            tracing::debug!(
+                bytes = payload.len(),
+                "a malformed push envelope was ignored"
+            );
             return;
         }
     };

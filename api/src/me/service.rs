@@ -11,11 +11,11 @@ use super::{
     membership,
 };
 use crate::{
-    db::write_txn,
     community::{
         service as community,
         users::{UserView, Viewer},
     },
+    db::write_txn,
     error::AppError,
     state::new_id,
 };

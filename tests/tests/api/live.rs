@@ -41,7 +41,9 @@ async fn try_open(base: &str, token: &str) -> Result<Ws, tokio_tungstenite::tung
 
 async fn open_at(base: &str, who: &Session) -> Socket {
     Socket {
-        ws: try_open(base, &who.access_token).await.expect("the socket opens"),
+        ws: try_open(base, &who.access_token)
+            .await
+            .expect("the socket opens"),
     }
 }
 
@@ -161,9 +163,15 @@ async fn a_stored_notification_reaches_every_open_socket_of_its_user() {
     assert_eq!(on_phone["type"], "notification.created");
     assert_eq!(on_phone, on_tablet);
     let listed = app.notifications(&me).await;
-    assert_eq!(on_phone["data"], listed[0], "the frame carries the listed Notification");
+    assert_eq!(
+        on_phone["data"], listed[0],
+        "the frame carries the listed Notification"
+    );
     assert_eq!(on_phone["data"]["title"], "到了");
-    assert_eq!(on_phone["data"]["ref"], json!({"type": "test", "id": "t-1"}));
+    assert_eq!(
+        on_phone["data"]["ref"],
+        json!({"type": "test", "id": "t-1"})
+    );
     // A kind without a WeChat template is stored with others in one transaction: pushed too.
     quiet_notice(&app, &me.user_id).await;
     let quiet = phone.next_frame().await;
@@ -253,7 +261,10 @@ async fn a_logout_through_one_instance_closes_the_sockets_held_by_another() {
     )
     .await
     .assert_status(204);
-    assert_eq!(socket.ended_within(5).await, Ended::Closed(CloseCode::Policy));
+    assert_eq!(
+        socket.ended_within(5).await,
+        Ended::Closed(CloseCode::Policy)
+    );
     app.eventually(5, "the other instance's registry to be empty", || async {
         other_state.live.sizes() == Default::default()
     })
@@ -266,9 +277,7 @@ async fn a_reused_refresh_token_closes_the_logins_sockets() {
     let me = app.dev_login("live-reuse").await;
     let mut socket = open(&app, &me).await;
     socket.hello().await;
-    let refresh = |token: &str| {
-        app.post("/auth/refresh", None, json!({"refresh_token": token}))
-    };
+    let refresh = |token: &str| app.post("/auth/refresh", None, json!({"refresh_token": token}));
     let second = refresh(&me.refresh_token).await;
     let second = second.assert_status(200)["refresh_token"]
         .as_str()
@@ -278,7 +287,10 @@ async fn a_reused_refresh_token_closes_the_logins_sockets() {
     refresh(&me.refresh_token)
         .await
         .assert_error(401, "refresh_token_reused");
-    assert_eq!(socket.ended_within(5).await, Ended::Closed(CloseCode::Policy));
+    assert_eq!(
+        socket.ended_within(5).await,
+        Ended::Closed(CloseCode::Policy)
+    );
 }
 
 #[tokio::test]
@@ -292,7 +304,10 @@ async fn a_user_who_changes_community_has_their_sockets_closed() {
     socket.hello().await;
 
     app.join(&mover, &second).await;
-    assert_eq!(socket.ended_within(5).await, Ended::Closed(CloseCode::Policy));
+    assert_eq!(
+        socket.ended_within(5).await,
+        Ended::Closed(CloseCode::Policy)
+    );
     let mut again = open(&app, &mover).await;
     assert_eq!(again.hello().await["user_id"], mover.user_id.as_str());
 }
@@ -309,7 +324,10 @@ async fn the_sweep_closes_a_socket_whose_login_was_revoked_without_a_close_order
     db.execute_unprepared("UPDATE login_sessions SET revoked_at = created_at")
         .await
         .unwrap();
-    assert_eq!(socket.ended_within(5).await, Ended::Closed(CloseCode::Policy));
+    assert_eq!(
+        socket.ended_within(5).await,
+        Ended::Closed(CloseCode::Policy)
+    );
     registry_empty(&app).await;
 }
 
@@ -348,7 +366,7 @@ async fn a_thousand_sockets_opened_and_dropped_leave_the_registry_empty() {
     .await;
     // The other half vanish: the TCP connection is dropped without a close frame.
     drop(vanished);
-    registry_empty(&app).await;
+    registry_empty(app).await;
 }
 
 #[tokio::test]
@@ -366,7 +384,10 @@ async fn an_idle_socket_is_closed_after_the_idle_limit_and_a_pinging_one_is_not(
         tokio::time::sleep(Duration::from_millis(400)).await;
         chatty.ping_pong().await;
     }
-    assert_eq!(quiet.ended_within(1).await, Ended::Closed(CloseCode::Normal));
+    assert_eq!(
+        quiet.ended_within(1).await,
+        Ended::Closed(CloseCode::Normal)
+    );
     chatty.ping_pong().await;
 }
 
@@ -405,7 +426,10 @@ async fn with_redis_down_requests_that_publish_still_succeed_and_sockets_still_c
 
     redis.stop();
     app.join(&me, &community).await;
-    assert_eq!(socket.ended_within(5).await, Ended::Closed(CloseCode::Policy));
+    assert_eq!(
+        socket.ended_within(5).await,
+        Ended::Closed(CloseCode::Policy)
+    );
     let mut socket = open(&app, &me).await;
     socket.hello().await;
     app.post(
@@ -415,7 +439,10 @@ async fn with_redis_down_requests_that_publish_still_succeed_and_sockets_still_c
     )
     .await
     .assert_status(204);
-    assert_eq!(socket.ended_within(5).await, Ended::Closed(CloseCode::Policy));
+    assert_eq!(
+        socket.ended_within(5).await,
+        Ended::Closed(CloseCode::Policy)
+    );
 }
 
 #[tokio::test]
