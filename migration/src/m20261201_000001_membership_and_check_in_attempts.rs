@@ -44,7 +44,11 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // The ended grants are not brought back: they were already without effect.
         manager
-            .drop_table(Table::drop().table(Alias::new("check_in_attempts")).to_owned())
+            .drop_table(
+                Table::drop()
+                    .table(Alias::new("check_in_attempts"))
+                    .to_owned(),
+            )
             .await
     }
 }

@@ -45,7 +45,12 @@ pub async fn list(
         query = query.filter(user::Column::Id.gt(after));
     }
     let rows = query.limit(limit + 1).all(db).await?;
-    Ok(Page::from_rows(rows, limit, |u| u.id.clone(), AdminView::from))
+    Ok(Page::from_rows(
+        rows,
+        limit,
+        |u| u.id.clone(),
+        AdminView::from,
+    ))
 }
 
 /// Takes admin away from `user_id` (an admin who is not one any more: done already). Every

@@ -2,7 +2,9 @@
 //! community, or to none) keeps no role, grid post or volunteer standing there.
 use chrono::{DateTime, Utc};
 use entity::{delivery, role_grant, volunteer_application as application};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, sea_query::Expr,
+};
 
 use crate::{deliveries::dispatch, error::AppError, volunteers::dto::ApplicationStatus};
 

@@ -169,7 +169,10 @@ async fn two_simultaneous_refreshes_get_one_pair_and_a_later_reuse_still_ends_th
         )
     };
     let (a, b) = tokio::join!(refresh(), refresh());
-    let (a, b) = (session_of(a.assert_status(200)), session_of(b.assert_status(200)));
+    let (a, b) = (
+        session_of(a.assert_status(200)),
+        session_of(b.assert_status(200)),
+    );
     assert_eq!(
         (&a.access_token, &a.refresh_token),
         (&b.access_token, &b.refresh_token),
@@ -178,14 +181,21 @@ async fn two_simultaneous_refreshes_get_one_pair_and_a_later_reuse_still_ends_th
     // A retry a little later, while the pair is unused, gets it again too.
     app.clock.advance(chrono::Duration::seconds(10));
     let again = refresh().await;
-    assert_eq!(session_of(again.assert_status(200)).refresh_token, a.refresh_token);
+    assert_eq!(
+        session_of(again.assert_status(200)).refresh_token,
+        a.refresh_token
+    );
     app.get("/me", Some(&a.access_token))
         .await
         .assert_status(200);
 
     // Once the new pair is spent, the old token is a reuse again: the login ends.
     let next = app
-        .post("/auth/refresh", None, json!({"refresh_token": a.refresh_token}))
+        .post(
+            "/auth/refresh",
+            None,
+            json!({"refresh_token": a.refresh_token}),
+        )
         .await;
     let next = session_of(next.assert_status(200));
     refresh().await.assert_error(401, "refresh_token_reused");

@@ -719,7 +719,9 @@ async fn guessing_check_in_codes_is_stopped_after_ten_wrong_ones() {
     let guesser = app.resident_of(&community, "c8g-guesser").await;
     let honest = app.resident_of(&community, "c8g-honest").await;
     for who in [&guesser, &honest] {
-        enroll(&app, who, &course, json!({})).await.assert_status(201);
+        enroll(&app, who, &course, json!({}))
+            .await
+            .assert_status(201);
     }
     let read = app
         .get(&format!("/courses/{course}"), Some(&staff.access_token))
@@ -751,7 +753,11 @@ async fn guessing_check_in_codes_is_stopped_after_ten_wrong_ones() {
     .await;
     let refused = guesses.iter().filter(|g| g.status == 429).count();
     let judged = guesses.iter().filter(|g| g.status == 422).count();
-    assert_eq!((judged, refused), (10, 2), "ten wrong codes are judged, no more");
+    assert_eq!(
+        (judged, refused),
+        (10, 2),
+        "ten wrong codes are judged, no more"
+    );
     let blocked = app
         .post(&path, Some(&guesser.access_token), json!({"code": code}))
         .await;

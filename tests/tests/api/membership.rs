@@ -21,7 +21,11 @@ fn staff_requests(app: &TestApp, c: &str, m: &str) -> Vec<(&'static str, String,
             format!("/communities/{c}/volunteer-applications"),
             json!(null),
         ),
-        ("GET", format!("/communities/{c}/welfare-alerts"), json!(null)),
+        (
+            "GET",
+            format!("/communities/{c}/welfare-alerts"),
+            json!(null),
+        ),
         (
             "PUT",
             format!("/communities/{c}/members/{m}/standing-order"),
@@ -87,7 +91,11 @@ async fn a_staff_member_who_moves_loses_every_staff_endpoint_on_the_next_request
 
     for (method, path, body) in staff_requests(&app, &community, &elder.user_id) {
         let answer = call(&app, &staff, method, &path, body).await;
-        assert_eq!(answer.status, 200, "{method} {path} as staff: {:?}", answer.body);
+        assert_eq!(
+            answer.status, 200,
+            "{method} {path} as staff: {:?}",
+            answer.body
+        );
     }
 
     app.join(&staff, &elsewhere).await;
@@ -143,7 +151,11 @@ async fn a_grid_leader_sees_care_without_the_address_and_loses_the_subtree_on_mo
 
     let care = format!("/communities/{community}/members/{}/care", elder.user_id);
     let answer = app
-        .patch(&care, Some(&leader.access_token), json!({"empty_nest": true}))
+        .patch(
+            &care,
+            Some(&leader.access_token),
+            json!({"empty_nest": true}),
+        )
         .await;
     let view = answer.assert_status(200);
     assert_eq!(view["care"]["empty_nest"], true);
@@ -151,9 +163,7 @@ async fn a_grid_leader_sees_care_without_the_address_and_loses_the_subtree_on_mo
         view.get("address_detail").is_none() && view.get("dietary_notes").is_none(),
         "a grid leader sees what the list shows them: {view:?}"
     );
-    let as_staff = app
-        .patch(&care, Some(&staff.access_token), json!({}))
-        .await;
+    let as_staff = app.patch(&care, Some(&staff.access_token), json!({})).await;
     assert_eq!(as_staff.assert_status(200)["address_detail"], ELDER_ADDRESS);
 
     let admin = app.login_as_admin().await;
@@ -205,7 +215,14 @@ async fn leaving_ends_volunteer_standing_and_hands_unfinished_deliveries_back() 
     let volunteer = app.volunteer_of(&staff, &community, "ms4-volunteer").await;
     let elder = elder_of(&app, &staff, &community, "ms4-elder").await;
     set_me(&app, &elder, json!({"birth_date": "1940-01-01"})).await;
-    let menu = id_of(&publish(&app, &staff, menu_body(&app, ordinary_day(&app), "lunch", 5)).await);
+    let menu = id_of(
+        &publish(
+            &app,
+            &staff,
+            menu_body(&app, ordinary_day(&app), "lunch", 5),
+        )
+        .await,
+    );
     let meal = reserve(&app, &elder, &menu, "delivery").await;
     let delivery = meal.assert_status(201)["delivery_id"]
         .as_str()
@@ -247,7 +264,10 @@ async fn leaving_ends_volunteer_standing_and_hands_unfinished_deliveries_back() 
         )
         .await;
     assert_eq!(
-        applications.assert_status(200)["items"].as_array().unwrap().len(),
+        applications.assert_status(200)["items"]
+            .as_array()
+            .unwrap()
+            .len(),
         1
     );
 
@@ -270,9 +290,7 @@ async fn staff_can_revoke_a_role_of_someone_who_has_left() {
     let elsewhere = app.create_community(&admin, "ms5-elsewhere").await;
     app.join(&partner, &elsewhere).await;
 
-    let revoke = |user: &str| {
-        format!("/communities/{community}/members/{user}/roles/partner")
-    };
+    let revoke = |user: &str| format!("/communities/{community}/members/{user}/roles/partner");
     app.delete(&revoke(&partner.user_id), Some(&staff.access_token))
         .await
         .assert_status(204);
@@ -309,7 +327,10 @@ async fn admins_are_listed_and_removed_but_never_the_last() {
             Some(&first.access_token),
         )
         .await;
-    assert_eq!(rest.assert_status(200)["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        rest.assert_status(200)["items"].as_array().unwrap().len(),
+        1
+    );
     app.get("/admins", Some(&resident.access_token))
         .await
         .assert_error(403, "forbidden");
@@ -332,9 +353,12 @@ async fn admins_are_listed_and_removed_but_never_the_last() {
     // Admin was given at the first login only: logging in again does not bring it back.
     let third = app.dev_login("third-admin").await;
     assert_eq!(roles(&app, &third).await, json!(["resident"]));
-    app.delete(&format!("/admins/{}", third.user_id), Some(&first.access_token))
-        .await
-        .assert_status(204);
+    app.delete(
+        &format!("/admins/{}", third.user_id),
+        Some(&first.access_token),
+    )
+    .await
+    .assert_status(204);
     app.delete("/admins/no-such-user", Some(&first.access_token))
         .await
         .assert_error(404, "not_found");
