@@ -60,6 +60,8 @@ pub struct Settings {
     pub jobs: jobs::runtime::JobsConfig,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_days: i64,
+    /// A WebSocket that sends nothing for this long is closed.
+    pub ws_idle_secs: u64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -236,6 +238,8 @@ impl Settings {
             ..defaults
         };
 
+        let ws_idle_secs = number("LINLI_WS_IDLE_SECS", 60)?.clamp(1, 3600);
+
         Ok(Self {
             env,
             bind,
@@ -258,6 +262,7 @@ impl Settings {
             jobs,
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_days: 30,
+            ws_idle_secs,
         })
     }
 
@@ -294,6 +299,7 @@ mod tests {
         assert!(s.dev_login);
         assert!(s.embedded_workers);
         assert_eq!(s.login_rate_per_minute, 30);
+        assert_eq!(s.ws_idle_secs, 60);
         assert!(s.wechat().is_none());
     }
 
@@ -313,6 +319,7 @@ mod tests {
             ("LINLI_TRUSTED_PROXIES", "10.0.0.0/8, lb.internal"),
             ("LINLI_TRUSTED_PROXIES", "10.0.0.0/40"),
             ("LINLI_METRICS_ALLOW", "everyone"),
+            ("LINLI_WS_IDLE_SECS", "soon"),
         ];
         for (variable, value) in cases {
             let err = Settings::from_vars(&vars(&[(variable, value)]))

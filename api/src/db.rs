@@ -48,18 +48,24 @@ pub async fn connect_pool(url: &str, max_connections: u32) -> Result<DatabaseCon
     Database::connect(options).await
 }
 
-/// SQLite creates the file but not its folder.
-fn ensure_sqlite_dir(url: &str) {
+/// The file of a `sqlite:` URL; `None` for PostgreSQL and an in-memory database.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:")
         .split('?')
         .next()
         .unwrap_or("");
-    if path.is_empty() || path == ":memory:" {
-        return;
-    }
-    if let Some(dir) = std::path::Path::new(path).parent()
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
+/// SQLite creates the file but not its folder.
+fn ensure_sqlite_dir(url: &str) {
+    if let Some(path) = sqlite_path(url)
+        && let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
         let _ = std::fs::create_dir_all(dir);

@@ -9,6 +9,8 @@ pub mod db;
 pub mod deliveries;
 pub mod error;
 pub mod http;
+pub mod instance_lock;
+pub mod live;
 pub mod me;
 pub mod messaging;
 pub mod moderation;

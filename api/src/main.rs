@@ -70,7 +70,14 @@ async fn main() -> anyhow::Result<()> {
     init_logging(settings.env);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let app = Application::build(settings).await?;
+            // One line naming the setting at fault (e.g. a second instance on one SQLite file).
+            let app = match Application::build(settings).await {
+                Ok(app) => app,
+                Err(err) => {
+                    eprintln!("linli: cannot start: {err:#}");
+                    std::process::exit(1);
+                }
+            };
             tracing::info!(port = app.port(), "linli is serving");
             app.run_until_stopped().await?;
         }

@@ -12,6 +12,7 @@ use anyhow::Context;
 use jobs::{
     RedisStore, SharedClock, SystemClock,
     notify::Templates,
+    push::Publisher,
     runtime::{JobContext, Runtime},
     scheduler::Periodic,
     wechat::WeChatClient,
@@ -28,7 +29,8 @@ use crate::{
     conversations, courses, db, deliveries,
     error::AppError,
     http::{idempotency, path_guard, request_id},
-    me, messaging, openapi, ops, problems,
+    instance_lock::{self, InstanceLock},
+    live, me, messaging, openapi, ops, problems,
     state::AppState,
     volunteers, welfare, wishes,
 };
@@ -38,6 +40,8 @@ pub struct Application {
     server: Server,
     state: AppState,
     runtime: Option<Runtime>,
+    /// On SQLite, this process's claim to the database file (one serving instance).
+    instance_lock: Option<InstanceLock>,
 }
 
 impl Application {
@@ -46,17 +50,20 @@ impl Application {
     }
 
     pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+        let instance_lock = instance_lock::acquire(&settings.database_url)?;
         let state = build_state(settings, clock).await?;
         let listener = TcpListener::bind(state.settings.bind)
             .with_context(|| format!("LINLI_BIND: cannot listen on {}", state.settings.bind))?;
         let port = listener.local_addr()?.port();
         let server = serve(listener, state.clone())?;
         let runtime = state.settings.embedded_workers.then(|| start_jobs(&state));
+        live::start(&state);
         Ok(Self {
             port,
             server,
             state,
             runtime,
+            instance_lock,
         })
     }
 
@@ -70,6 +77,7 @@ impl Application {
 
     /// Serves until SIGTERM or SIGINT (actix stops gracefully), then lets the workers finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let _instance_lock = self.instance_lock;
         let served = self.server.await;
         if let Some(runtime) = self.runtime {
             runtime.stop().await;
@@ -188,7 +196,9 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> anyhow::Resu
         .with_seccheck_budget(settings.wechat_seccheck_per_minute);
     let templates = Templates::parse(settings.wechat_templates.as_deref())
         .map_err(|reason| anyhow::anyhow!("LINLI_WECHAT_TEMPLATES: {reason}"))?;
+    let push = Publisher::start(redis.clone());
     let jobs = JobContext {
+        push: push.clone(),
         db: db.clone(),
         redis: redis.clone(),
         clock: clock.clone(),
@@ -209,6 +219,8 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> anyhow::Resu
         clock,
         wechat,
         jobs,
+        push,
+        live: live::Registry::default(),
     })
 }
 
@@ -273,7 +285,8 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .configure(deliveries::routes::routes)
                     .configure(welfare::routes::routes)
                     .configure(conversations::routes::routes)
-                    .configure(problems::routes::routes),
+                    .configure(problems::routes::routes)
+                    .configure(live::routes::routes),
             )
             .configure(ops::routes)
             .split_for_parts();

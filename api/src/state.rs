@@ -1,4 +1,5 @@
-//! What every handler can reach: the database, Redis, settings, the clock, token keys, WeChat.
+//! What every handler can reach: the database, Redis, settings, the clock, token keys, WeChat,
+//! live push.
 use std::sync::Arc;
 
 use jobs::{RedisStore, SharedClock, runtime::JobContext, wechat::WeChatClient};
@@ -18,6 +19,10 @@ pub struct AppState {
     pub jobs: JobContext,
     /// Enrolments taken together under load (group commit).
     pub enrolments: crate::courses::EnrolQueue,
+    /// Live push: publish frames and close orders after a commit (the same as `jobs.push`).
+    pub push: jobs::push::Publisher,
+    /// This instance's open WebSockets.
+    pub live: crate::live::Registry,
 }
 
 impl AppState {

@@ -1,5 +1,5 @@
 //! Linli's background machinery: the clock, Redis access, the outbox and its relay, the queue
-//! workers, the scheduler, notifications, and the WeChat client.
+//! workers, the scheduler, notifications, live push (publishing), and the WeChat client.
 pub mod clock;
 pub mod lock;
 pub mod notify;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     outbox::{Event, Queue},
+    push,
     wechat::{SubscribeMessage, WeChatError, keywords},
 };
 
@@ -134,7 +135,13 @@ pub async fn handle(
     let template = ctx.templates.for_kind(&event.kind);
     let mut outcome = Outcome::Done;
     for recipient in &event.recipients {
-        let stored = store(&ctx.db, event_id, recipient, event, template.is_some(), now).await?;
+        let (stored, new) =
+            store(&ctx.db, event_id, recipient, event, template.is_some(), now).await?;
+        if new {
+            // Stored by a single statement, so it is committed: push it now, before WeChat.
+            ctx.push
+                .publish(vec![recipient.clone()], push::notification_created(&stored));
+        }
         if stored.wechat_status != WECHAT_PENDING {
             continue;
         }
@@ -145,6 +152,13 @@ pub async fn handle(
         }
     }
     Ok(outcome)
+}
+
+/// The time as the database keeps it (PostgreSQL to the microsecond), so a pushed notification
+/// is the one `GET /notifications` lists later, to the digit.
+fn stored_time(now: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    now.trunc_subsecs(6)
 }
 
 /// Ordered by the event's commit, not by when a worker got to it, so "newest first" holds
@@ -171,11 +185,13 @@ fn notification_row(
         ref_id: event.ref_id.clone(),
         source_event: event_id,
         wechat_status: wechat_status.to_owned(),
-        created_at: now,
+        created_at: stored_time(now),
         read_at: None,
     }
 }
 
+/// The recipient's notification of this event, and whether this run stored it (an earlier run
+/// of the job may have).
 async fn store(
     db: &DatabaseConnection,
     event_id: i64,
@@ -183,7 +199,7 @@ async fn store(
     event: &Notify,
     has_template: bool,
     now: DateTime<Utc>,
-) -> Result<notification::Model, DbErr> {
+) -> Result<(notification::Model, bool), DbErr> {
     let wechat_status = if has_template {
         WECHAT_PENDING
     } else {
@@ -203,7 +219,7 @@ async fn store(
         .await?;
     if inserted == 1 {
         metrics::counter!("notifications_stored_total", "kind" => event.kind.clone()).increment(1);
-        return Ok(row);
+        return Ok((row, true));
     }
     // Stored by an earlier run of this job: its send status is what counts.
     notification::Entity::find()
@@ -211,15 +227,17 @@ async fn store(
         .filter(notification::Column::UserId.eq(recipient))
         .one(db)
         .await?
+        .map(|row| (row, false))
         .ok_or_else(|| DbErr::RecordNotFound("notification just stored".into()))
 }
 
-/// Stores many notices that send nothing to WeChat, each once however often its job runs.
+/// Stores many notices that send nothing to WeChat, each once however often its job runs;
+/// the ones this call stored (to push once the caller's transaction commits).
 pub async fn store_all(
     db: &impl ConnectionTrait,
     events: &[(i64, &Notify)],
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<Vec<notification::Model>, DbErr> {
     let rows: Vec<notification::Model> = events
         .iter()
         .flat_map(|(event_id, event)| {
@@ -236,16 +254,15 @@ pub async fn store_all(
                     ref_id: event.ref_id.clone(),
                     source_event: *event_id,
                     wechat_status: WECHAT_NONE.to_owned(),
-                    created_at: now,
+                    created_at: stored_time(now),
                     read_at: None,
                 })
         })
         .collect();
+    let mut stored = Vec::new();
     for chunk in rows.chunks(crate::ROWS_PER_INSERT) {
-        let kinds: HashMap<&str, &str> = chunk
-            .iter()
-            .map(|n| (n.id.as_str(), n.kind.as_str()))
-            .collect();
+        let by_id: HashMap<&str, &notification::Model> =
+            chunk.iter().map(|n| (n.id.as_str(), n)).collect();
         let inserted = notification::Entity::insert_many(
             chunk.iter().cloned().map(notification::ActiveModel::from),
         )
@@ -257,14 +274,15 @@ pub async fn store_all(
         .await?;
         if let TryInsertResult::Inserted(ids) = inserted {
             for id in ids {
-                if let Some(kind) = kinds.get(id.as_str()) {
-                    metrics::counter!("notifications_stored_total", "kind" => kind.to_string())
+                if let Some(row) = by_id.get(id.as_str()) {
+                    metrics::counter!("notifications_stored_total", "kind" => row.kind.clone())
                         .increment(1);
+                    stored.push((*row).clone());
                 }
             }
         }
     }
-    Ok(())
+    Ok(stored)
 }
 
 async fn set_wechat_status(db: &impl ConnectionTrait, id: &str, status: &str) -> Result<(), DbErr> {

@@ -54,6 +54,11 @@ impl RedisStore {
             .await
     }
 
+    /// A connection of its own for SUBSCRIBE (a subscribed connection can do nothing else).
+    pub async fn pubsub(&self) -> redis::RedisResult<redis::aio::PubSub> {
+        self.client.get_async_pubsub().await
+    }
+
     pub fn prefix(&self) -> &str {
         &self.prefix
     }

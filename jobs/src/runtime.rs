@@ -23,7 +23,7 @@ use crate::{
     RedisStore, SharedClock,
     notify::{self, Notify, NotifyUrgent, Outcome, Templates},
     outbox::{Event, Queue},
-    scheduler,
+    push, scheduler,
     wechat::WeChatClient,
 };
 
@@ -68,6 +68,8 @@ pub struct JobContext {
     pub config: Arc<JobsConfig>,
     /// Handlers of the kinds the application defines (besides notifications).
     pub handlers: Arc<Handlers>,
+    /// Live push to users' open sockets (after a commit).
+    pub push: crate::push::Publisher,
 }
 
 type HandlerFn = Arc<
@@ -512,7 +514,7 @@ async fn store_quiet_notices(
     let now = ctx.clock.now();
     let txn = crate::write_txn::write_txn(&ctx.db).await?;
     let events: Vec<(i64, &Notify)> = notices.iter().map(|(row, n)| (row.id, n)).collect();
-    notify::store_all(&txn, &events, now).await?;
+    let stored = notify::store_all(&txn, &events, now).await?;
     outbox::Entity::update_many()
         .col_expr(outbox::Column::DoneAt, Expr::value(now))
         .col_expr(
@@ -526,6 +528,12 @@ async fn store_quiet_notices(
     txn.commit().await?;
     for (row, _) in notices {
         record_done(queue, row, now);
+    }
+    for notification in &stored {
+        ctx.push.publish(
+            vec![notification.user_id.clone()],
+            push::notification_created(notification),
+        );
     }
     Ok(())
 }

@@ -184,14 +184,21 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
 
 /// Builds and starts one Linli instance; its port and state.
 async fn start_instance(vars: &HashMap<String, String>, clock: &ManualClock) -> (u16, AppState) {
-    let settings = Settings::from_vars(vars).expect("test settings");
-    let app = Application::build_with_clock(settings, Arc::new(clock.clone()))
+    try_start_instance(vars, clock)
         .await
-        .expect("the app builds");
+        .expect("the app builds")
+}
+
+async fn try_start_instance(
+    vars: &HashMap<String, String>,
+    clock: &ManualClock,
+) -> anyhow::Result<(u16, AppState)> {
+    let settings = Settings::from_vars(vars).expect("test settings");
+    let app = Application::build_with_clock(settings, Arc::new(clock.clone())).await?;
     let port = app.port();
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
-    (port, state)
+    Ok((port, state))
 }
 
 impl Drop for TestApp {
@@ -235,7 +242,7 @@ impl Drop for TestApp {
                         }
                     }
                     Some(TestDb::Sqlite(path)) => {
-                        for suffix in ["", "-wal", "-shm"] {
+                        for suffix in ["", "-wal", "-shm", ".lock"] {
                             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
                         }
                     }
@@ -249,10 +256,25 @@ impl Drop for TestApp {
 
 impl TestApp {
     /// Another instance of Linli on the same database, Redis and clock, as when the service
-    /// is scaled out; the base address of its API.
-    pub async fn another_instance(&self) -> String {
-        let (port, _) = start_instance(&self.vars, &self.clock).await;
-        format!("http://127.0.0.1:{port}")
+    /// is scaled out: the base address of its API and its state. `None` on SQLite, which is
+    /// for one instance (a second refuses to start); a test of several instances skips there.
+    pub async fn another_instance(&self) -> Option<(String, AppState)> {
+        if self.on_sqlite() {
+            eprintln!("skipped on SQLite: several instances need PostgreSQL");
+            return None;
+        }
+        let (port, state) = start_instance(&self.vars, &self.clock).await;
+        Some((format!("http://127.0.0.1:{port}"), state))
+    }
+
+    /// Tries to start another instance on the same database; the error if it is refused.
+    pub async fn try_another_instance(&self) -> anyhow::Result<String> {
+        let (port, _) = try_start_instance(&self.vars, &self.clock).await?;
+        Ok(format!("http://127.0.0.1:{port}"))
+    }
+
+    pub fn on_sqlite(&self) -> bool {
+        matches!(self.db, Some(TestDb::Sqlite(_)))
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -217,6 +217,7 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<TokenPair, AppErro
     }
     revoke_session(&txn, &row.session_id, now).await?;
     txn.commit().await?;
+    crate::live::close_sessions(state, vec![row.session_id]);
     Err(refresh_failed(
         "refresh_token_reused",
         "this refresh token was already used; the login has been ended",
@@ -280,6 +281,7 @@ pub async fn logout(state: &AppState, user_id: &str, token: &str) -> Result<(), 
         .await?;
     if let Some(row) = row.filter(|r| r.user_id == user_id) {
         revoke_session(&state.db, &row.session_id, state.now()).await?;
+        crate::live::close_sessions(state, vec![row.session_id]);
     }
     Ok(())
 }

@@ -4,7 +4,11 @@
 use std::collections::HashSet;
 
 use entity::{conversation, conversation_member, message};
-use jobs::{RedisStore, runtime::JobContext};
+use jobs::{
+    RedisStore,
+    push::{Frame, Publisher},
+    runtime::JobContext,
+};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -15,18 +19,12 @@ use super::{
 };
 use crate::error::AppError;
 
-async fn push(redis: &RedisStore, users: Vec<String>, kind: &str, data: Value) {
-    if users.is_empty() {
-        return;
-    }
-    let frame = json!({"type": kind, "data": data});
-    if let Err(err) = jobs::push::publish(redis, &users, &frame).await {
-        tracing::debug!(error = %err, frame = kind, "frame not pushed; clients catch up over HTTP");
-    }
+fn push(publisher: &Publisher, users: Vec<String>, kind: &str, data: Value) {
+    publisher.publish(users, Frame::new(kind, data));
 }
 
 /// A published message, to every participant's sockets (the sender's other phones too).
-pub async fn message_created(redis: &RedisStore, db: &impl ConnectionTrait, m: &message::Model) {
+pub async fn message_created(publisher: &Publisher, db: &impl ConnectionTrait, m: &message::Model) {
     let users = match current_members(db, &m.conversation_id).await {
         Ok(users) => users,
         Err(err) => {
@@ -35,18 +33,23 @@ pub async fn message_created(redis: &RedisStore, db: &impl ConnectionTrait, m: &
         }
     };
     let view = MessageView::from(m.clone());
-    push(redis, users, "message.created", json!(view)).await;
+    push(publisher, users, "message.created", json!(view));
 }
 
 /// A message that waited for the check and was refused, to its sender.
-pub async fn message_rejected(redis: &RedisStore, m: &message::Model) {
+pub fn message_rejected(publisher: &Publisher, m: &message::Model) {
     let data = json!({"conversation_id": m.conversation_id, "client_msg_id": m.client_msg_id});
-    push(redis, vec![m.sender_id.clone()], "message.rejected", data).await;
+    push(
+        publisher,
+        vec![m.sender_id.clone()],
+        "message.rejected",
+        data,
+    );
 }
 
 /// A read marker moved: to the other participants and the reader's other sockets.
 pub async fn conversation_read(
-    redis: &RedisStore,
+    publisher: &Publisher,
     db: &impl ConnectionTrait,
     conversation_id: &str,
     reader: &str,
@@ -56,7 +59,7 @@ pub async fn conversation_read(
         .await
         .unwrap_or_default();
     let data = json!({"conversation_id": conversation_id, "user_id": reader, "read_seq": read_seq});
-    push(redis, users, "conversation.read", data).await;
+    push(publisher, users, "conversation.read", data);
 }
 
 /// Each member gets the conversation as they see it now (`conversation.created` for those who
@@ -92,7 +95,7 @@ pub async fn conversation_changed(
         if left {
             view["left"] = json!(true);
         }
-        push(&ctx.redis, vec![member.user_id.clone()], kind, view).await;
+        push(&ctx.push, vec![member.user_id.clone()], kind, view);
     }
     Ok(())
 }
@@ -109,12 +112,12 @@ pub async fn online_users(redis: &RedisStore, users: &[String]) -> HashSet<Strin
     }
 }
 
-/// `hello`'s list: every conversation the user is in, with its `last_seq` and their `read_seq`,
-/// so the phone knows at once what to fetch.
-pub async fn hello_conversations(
+/// `hello`'s list: every conversation the user is in, as `(id, last_seq, read_seq)`, so the
+/// phone knows at once what to fetch.
+pub async fn marks(
     db: &impl ConnectionTrait,
     user_id: &str,
-) -> Result<Vec<Value>, sea_orm::DbErr> {
+) -> Result<Vec<(String, i64, i64)>, sea_orm::DbErr> {
     let mine = conversation_member::Entity::find()
         .filter(conversation_member::Column::UserId.eq(user_id))
         .filter(conversation_member::Column::LeftAt.is_null())
@@ -132,7 +135,7 @@ pub async fn hello_conversations(
         .into_iter()
         .filter_map(|m| {
             let last_seq = *last.get(&m.conversation_id)?;
-            Some(json!({"id": m.conversation_id, "last_seq": last_seq, "read_seq": m.read_seq}))
+            Some((m.conversation_id, last_seq, m.read_seq))
         })
         .collect())
 }

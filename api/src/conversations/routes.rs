@@ -159,7 +159,7 @@ async fn mark_read(
 ) -> Result<HttpResponse, AppError> {
     let (found, read_seq, moved) = service::mark_read(&state.db, &me, &id, body.0).await?;
     if moved {
-        live::conversation_read(&state.redis, &state.db, &found.id, me.id(), read_seq).await;
+        live::conversation_read(&state.push, &state.db, &found.id, me.id(), read_seq).await;
     }
     Ok(HttpResponse::NoContent().finish())
 }

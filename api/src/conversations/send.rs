@@ -120,7 +120,7 @@ pub async fn send(
         Stored::Replay(m) => return Ok(Sent::of(m)),
     };
     if stored.status == MessageStatus::Published {
-        live::message_created(&state.redis, db, &stored).await;
+        live::message_created(&state.push, db, &stored).await;
     }
     Ok(Sent::of(stored))
 }
@@ -388,7 +388,7 @@ pub async fn check_pending(ctx: JobContext, event: CheckMessage) -> Result<(), J
                 .await
                 .map_err(|e| retry(e.to_string()))?
             {
-                live::message_created(&ctx.redis, &ctx.db, &published).await;
+                live::message_created(&ctx.push, &ctx.db, &published).await;
             }
             Ok(())
         }
@@ -405,7 +405,7 @@ pub async fn check_pending(ctx: JobContext, event: CheckMessage) -> Result<(), J
                 .map_err(|e| retry(e.to_string()))?
                 .rows_affected;
             if rejected > 0 {
-                live::message_rejected(&ctx.redis, &found).await;
+                live::message_rejected(&ctx.push, &found);
             }
             Ok(())
         }

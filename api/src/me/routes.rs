@@ -52,8 +52,11 @@ async fn patch_me(
     if let Some(nickname) = body.nickname.as_deref() {
         moderation::screen(&state, &me.user.openid, Scene::Profile, nickname).await?;
     }
-    let view = service::update_profile(&state.db, me.id(), body.0, state.now()).await?;
-    Ok(HttpResponse::Ok().json(view))
+    let change = service::update_profile(&state.db, me.id(), body.0, state.now()).await?;
+    if change.moved {
+        crate::live::close_users(&state, vec![me.id().to_owned()]);
+    }
+    Ok(HttpResponse::Ok().json(change.view))
 }
 
 /// The caller's dependents, oldest first.

@@ -29,6 +29,13 @@ fn cleared(value: String) -> Option<String> {
     (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
+/// A profile after a change, and whether the user changed community (which ends their open
+/// sockets, so none keeps seeing the community they left).
+pub struct ProfileChange {
+    pub view: UserView,
+    pub moved: bool,
+}
+
 /// Applies a profile change in one write transaction. A change of community ends every role,
 /// grid post and volunteer standing the user held in the one they leave, in that transaction.
 pub async fn update_profile(
@@ -36,7 +43,7 @@ pub async fn update_profile(
     user_id: &str,
     patch: ProfilePatch,
     now: DateTime<Utc>,
-) -> Result<UserView, AppError> {
+) -> Result<ProfileChange, AppError> {
     let txn = write_txn(db).await?;
     let me = community::hold_user(&txn, user_id)
         .await?
@@ -53,7 +60,8 @@ pub async fn update_profile(
         membership::leave(&txn, user_id, old, now).await?;
     }
     txn.commit().await?;
-    Ok(UserView::load(db, updated, now, Viewer::SelfOrStaff).await?)
+    let view = UserView::load(db, updated, now, Viewer::SelfOrStaff).await?;
+    Ok(ProfileChange { view, moved })
 }
 
 /// The user with the patch applied (not yet saved); community and unit checked.

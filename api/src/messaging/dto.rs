@@ -147,3 +147,33 @@ impl From<outbox::Model> for DeadJob {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pushed `notification.created` carries the Notification exactly as the API lists it.
+    #[test]
+    fn a_pushed_notification_has_the_shape_of_a_listed_one() {
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+        let row = |ref_type: Option<&str>, read_at| notification::Model {
+            id: "0000000000000000001-u1".into(),
+            user_id: "u1".into(),
+            kind: "wish_claimed".into(),
+            title: "有人认领".into(),
+            body: "正文".into(),
+            ref_type: ref_type.map(str::to_owned),
+            ref_id: ref_type.map(|_| "w1".to_owned()),
+            source_event: 1,
+            wechat_status: "none".into(),
+            created_at: at,
+            read_at,
+        };
+        for model in [row(Some("wish"), None), row(None, Some(at))] {
+            let pushed = jobs::push::notification_created(&model);
+            assert_eq!(pushed.kind, "notification.created");
+            let listed = serde_json::to_value(NotificationView::from(model)).ok();
+            assert_eq!(Some(pushed.data), listed);
+        }
+    }
+}

@@ -395,7 +395,9 @@ async fn one_participant_asking_for_six_courses_at_once_gets_the_limit() {
 #[tokio::test]
 async fn two_instances_enrolling_at_once_share_out_seats_and_limits_exactly() {
     let app = spawn_app().await;
-    let other = app.another_instance().await;
+    let Some((other, _)) = app.another_instance().await else {
+        return;
+    };
     let (community, staff) = app.community_with_staff("c6").await;
     limit_places(&app, &staff, &community, 2).await;
     let through = |i: usize, course: &str, who: &Session| {

@@ -9,6 +9,7 @@ mod courses;
 mod deliveries;
 mod hostile;
 mod lists;
+mod live;
 mod machinery;
 mod me;
 mod membership;
