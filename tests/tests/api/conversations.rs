@@ -13,18 +13,18 @@ use wiremock::{
 
 const ELDER_PHONE: &str = "13800005678";
 
-struct Wish {
-    community: String,
-    staff: Session,
-    daughter: Session,
-    elder: Session,
-    volunteer: Session,
-    wish: String,
-    conversation: String,
+pub(crate) struct Wish {
+    pub community: String,
+    pub staff: Session,
+    pub daughter: Session,
+    pub elder: Session,
+    pub volunteer: Session,
+    pub wish: String,
+    pub conversation: String,
 }
 
 /// The elder's daughter posts a wish for her mother; a volunteer claims it.
-async fn claimed_wish(app: &TestApp, name: &str) -> Wish {
+pub(crate) async fn claimed_wish(app: &TestApp, name: &str) -> Wish {
     wechat_accepts_everything(&app.wechat).await;
     let (community, staff) = app.community_with_staff(name).await;
     app.patch(
@@ -100,7 +100,13 @@ async fn only_conversation(app: &TestApp, who: &Session) -> String {
     list[0]["id"].as_str().unwrap().to_owned()
 }
 
-async fn send(app: &TestApp, who: &Session, conversation: &str, text: &str, id: &str) -> Answer {
+pub(crate) async fn send(
+    app: &TestApp,
+    who: &Session,
+    conversation: &str,
+    text: &str,
+    id: &str,
+) -> Answer {
     app.post(
         &format!("/conversations/{conversation}/messages"),
         Some(&who.access_token),

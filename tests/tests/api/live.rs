@@ -69,6 +69,17 @@ impl Socket {
         }
     }
 
+    /// The next frame of this type, skipping others (a conversation's own frames may still be
+    /// on their way when a socket opens).
+    async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.next_frame().await;
+            if frame["type"] == kind {
+                return frame["data"].clone();
+            }
+        }
+    }
+
     /// Opens and checks the `hello`; returns its data.
     async fn hello(&mut self) -> Value {
         let frame = self.next_frame().await;
@@ -456,4 +467,98 @@ async fn sqlite_refuses_a_second_instance_on_the_same_file() {
     } else {
         assert!(second.is_ok(), "PostgreSQL serves several instances");
     }
+}
+
+#[tokio::test]
+async fn a_message_reaches_the_other_participants_socket_and_hello_lists_the_conversation() {
+    let app = spawn_app().await;
+    let w = crate::conversations::claimed_wish(&app, "live-msg").await;
+    settle(&app).await;
+    let mut daughter = open(&app, &w.daughter).await;
+    let hello = daughter.hello().await;
+    assert_eq!(
+        hello["conversations"],
+        json!([{"id": w.conversation, "last_seq": 0, "read_seq": 0}])
+    );
+    let mut volunteer = open(&app, &w.volunteer).await;
+    volunteer.hello().await;
+
+    crate::conversations::send(&app, &w.volunteer, &w.conversation, "我到楼下了", "m-1")
+        .await
+        .assert_status(201);
+    let created = daughter.next_of("message.created").await;
+    assert_eq!(
+        (
+            &created["conversation_id"],
+            &created["seq"],
+            &created["text"]
+        ),
+        (&json!(w.conversation), &json!(1), &json!("我到楼下了"))
+    );
+    // The sender's other sockets hear of it too.
+    assert_eq!(volunteer.next_of("message.created").await["seq"], 1);
+
+    app.post(
+        &format!("/conversations/{}/read", w.conversation),
+        Some(&w.daughter.access_token),
+        json!({"seq": 1}),
+    )
+    .await
+    .assert_status(204);
+    let read = volunteer.next_of("conversation.read").await;
+    assert_eq!(
+        read,
+        json!({"conversation_id": w.conversation, "user_id": w.daughter.user_id, "read_seq": 1})
+    );
+
+    // With a socket open she is online: no WeChat reminder for the message.
+    app.drain().await;
+    let reminders = app
+        .notifications(&w.daughter)
+        .await
+        .iter()
+        .filter(|n| n["kind"] == "message_received")
+        .count();
+    assert_eq!(reminders, 0, "an online participant is not reminded");
+}
+
+#[tokio::test]
+async fn a_message_sent_through_one_instance_reaches_a_socket_held_by_another() {
+    let app = spawn_app().await;
+    let Some((other, _)) = app.another_instance().await else {
+        return;
+    };
+    let w = crate::conversations::claimed_wish(&app, "live-far-msg").await;
+    settle(&app).await;
+    let mut daughter = open_at(&other, &w.daughter).await;
+    daughter.hello().await;
+    crate::conversations::send(&app, &w.volunteer, &w.conversation, "周四见", "far-1")
+        .await
+        .assert_status(201);
+    let created = daughter.next_of("message.created").await;
+    assert_eq!(
+        (&created["seq"], &created["text"]),
+        (&json!(1), &json!("周四见"))
+    );
+}
+
+#[tokio::test]
+async fn a_claim_pushes_the_new_conversation_and_a_release_tells_the_claimer() {
+    let app = spawn_app().await;
+    let w = crate::conversations::claimed_wish(&app, "live-conv").await;
+    settle(&app).await;
+    let mut volunteer = open(&app, &w.volunteer).await;
+    volunteer.hello().await;
+    app.post(
+        &format!("/wishes/{}/release", w.wish),
+        Some(&w.volunteer.access_token),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
+    let updated = volunteer.next_of("conversation.updated").await;
+    assert_eq!(
+        (&updated["id"], &updated["left"]),
+        (&json!(w.conversation), &json!(true))
+    );
 }
