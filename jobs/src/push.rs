@@ -172,34 +172,6 @@ fn report(sent: Result<(), String>, count: usize, healthy: &mut bool) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn envelopes_travel_as_tagged_json() {
-        let frame = Frame::new("pong", json!({}));
-        let envelope = Envelope::Frame {
-            users: vec!["u1".into()],
-            frame: frame.clone(),
-        };
-        let text = serde_json::to_string(&envelope).unwrap_or_default();
-        assert_eq!(
-            text,
-            r#"{"op":"frame","users":["u1"],"frame":{"type":"pong","data":{}}}"#
-        );
-        let back: Option<Envelope> = serde_json::from_str(&text).ok();
-        assert_eq!(back, Some(envelope));
-        let close = Envelope::CloseSessions {
-            sessions: vec!["s1".into()],
-        };
-        assert_eq!(
-            serde_json::to_string(&close).unwrap_or_default(),
-            r#"{"op":"close_sessions","sessions":["s1"]}"#
-        );
-    }
-}
-
 /// How long an instance's word that a user is online holds without being renewed.
 pub const PRESENCE_TTL_MS: i64 = 10_000;
 
@@ -247,4 +219,32 @@ pub async fn online(
         .filter(|(_, n)| *n > 0)
         .map(|(u, _)| u.clone())
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelopes_travel_as_tagged_json() {
+        let frame = Frame::new("pong", json!({}));
+        let envelope = Envelope::Frame {
+            users: vec!["u1".into()],
+            frame: frame.clone(),
+        };
+        let text = serde_json::to_string(&envelope).unwrap_or_default();
+        assert_eq!(
+            text,
+            r#"{"op":"frame","users":["u1"],"frame":{"type":"pong","data":{}}}"#
+        );
+        let back: Option<Envelope> = serde_json::from_str(&text).ok();
+        assert_eq!(back, Some(envelope));
+        let close = Envelope::CloseSessions {
+            sessions: vec!["s1".into()],
+        };
+        assert_eq!(
+            serde_json::to_string(&close).unwrap_or_default(),
+            r#"{"op":"close_sessions","sessions":["s1"]}"#
+        );
+    }
 }
