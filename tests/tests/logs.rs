@@ -28,8 +28,10 @@ const WISH_DESCRIPTION: &str = "慕容奶奶的收音机不响了";
 const ELDER_OPENID: &str = "openid-ouyang-5521";
 const VOLUNTEER_OPENID: &str = "openid-zhuge-8830";
 const STRANGER_OPENID: &str = "openid-stranger-4417";
+const MESSAGE_TEXT: &str = "钥匙放在门口的鞋柜里";
+const REPORT_NOTE: &str = "他问我要银行卡密码";
 
-const PERSONAL: [&str; 12] = [
+const PERSONAL: [&str; 14] = [
     PHONE,
     VOLUNTEER_PHONE,
     ADDRESS,
@@ -42,6 +44,8 @@ const PERSONAL: [&str; 12] = [
     ELDER_OPENID,
     VOLUNTEER_OPENID,
     STRANGER_OPENID,
+    MESSAGE_TEXT,
+    REPORT_NOTE,
 ];
 
 /// The captured log, shared by the subscriber's writers and the test.
@@ -157,6 +161,32 @@ async fn live_through_every_area(app: &TestApp) -> Session {
         &format!("/canteen/menus/{menu}/reservations"),
         Some(&elder.access_token),
         json!({"mode": "delivery"}),
+    )
+    .await
+    .assert_status(201);
+
+    // A conversation: staff and the elder, a message each way, a report with a note.
+    let direct = app
+        .post(
+            "/conversations",
+            Some(&staff.access_token),
+            json!({"user_id": elder.user_id}),
+        )
+        .await;
+    let direct = direct.assert_status(201)["id"].as_str().unwrap().to_owned();
+    for (who, id) in [(&staff, "s-1"), (&elder, "e-1")] {
+        app.post(
+            &format!("/conversations/{direct}/messages"),
+            Some(&who.access_token),
+            json!({"text": MESSAGE_TEXT, "client_msg_id": id}),
+        )
+        .await
+        .assert_status(201);
+    }
+    app.post(
+        &format!("/conversations/{direct}/reports"),
+        Some(&elder.access_token),
+        json!({"reason": "fraud", "note": REPORT_NOTE}),
     )
     .await
     .assert_status(201);

@@ -303,6 +303,50 @@ async fn fifty_simultaneous_sends_from_two_participants_are_numbered_one_to_fift
 }
 
 #[tokio::test]
+async fn sends_through_two_instances_on_one_database_are_numbered_without_gaps() {
+    let app = spawn_app().await;
+    let Some((other, _)) = app.another_instance().await else {
+        return; // SQLite is for one instance.
+    };
+    let w = claimed_wish(&app, "cv2b").await;
+    app.patch(
+        &format!("/communities/{}/settings", w.community),
+        Some(&w.staff.access_token),
+        json!({"message_rate_per_minute": 600}),
+    )
+    .await
+    .assert_status(200);
+    let sends = (0..50).map(|i| {
+        let (who, base) = if i % 2 == 0 {
+            (&w.volunteer, app.address.clone())
+        } else {
+            (&w.daughter, other.clone())
+        };
+        let (app, conversation) = (&app, &w.conversation);
+        async move {
+            let url = format!("{base}/api/v1/conversations/{conversation}/messages");
+            let request = app
+                .http
+                .post(url)
+                .bearer_auth(&who.access_token)
+                .json(&json!({"text": format!("消息{i}"), "client_msg_id": format!("c-{i}")}));
+            app.send(request).await
+        }
+    });
+    let answers = futures_util::future::join_all(sends).await;
+    let mut seqs: Vec<i64> = answers
+        .iter()
+        .map(|a| a.assert_status(201)["seq"].as_i64().unwrap())
+        .collect();
+    seqs.sort();
+    assert_eq!(
+        seqs,
+        (1..=50).collect::<Vec<_>>(),
+        "gapless across instances"
+    );
+}
+
+#[tokio::test]
 async fn ten_simultaneous_sends_with_one_client_msg_id_make_one_message() {
     let app = spawn_app().await;
     let w = claimed_wish(&app, "cv3").await;
