@@ -75,6 +75,8 @@ async fn remove_admin(
 ) -> Result<HttpResponse, AppError> {
     user.require_admin()?;
     admins::remove(&state.db, &user_id).await?;
+    // What their sockets were sent under admin ends now; the phone reconnects afresh.
+    crate::live::close_users(&state, vec![user_id.into_inner()]);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -275,6 +277,8 @@ async fn revoke_role(
         body.0.grid_node_id,
     )
     .await?;
+    // A role taken away ends the access its sockets had: they reconnect with what is left.
+    crate::live::close_users(&state, vec![user_id]);
     Ok(HttpResponse::NoContent().finish())
 }
 

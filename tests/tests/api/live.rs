@@ -324,6 +324,28 @@ async fn a_user_who_changes_community_has_their_sockets_closed() {
 }
 
 #[tokio::test]
+async fn a_staff_member_whose_role_is_taken_away_has_their_sockets_closed() {
+    let app = spawn_app().await;
+    let (community, staff) = app.community_with_staff("live-role").await;
+    let admin = app.login_as_admin().await;
+    let mut socket = open(&app, &staff).await;
+    socket.hello().await;
+    app.delete(
+        &format!(
+            "/communities/{community}/members/{}/roles/staff",
+            staff.user_id
+        ),
+        Some(&admin.access_token),
+    )
+    .await
+    .assert_status(204);
+    assert_eq!(
+        socket.ended_within(5).await,
+        Ended::Closed(CloseCode::Policy)
+    );
+}
+
+#[tokio::test]
 async fn the_sweep_closes_a_socket_whose_login_was_revoked_without_a_close_order() {
     use sea_orm::ConnectionTrait;
     let app = spawn_app().await;
