@@ -23,10 +23,11 @@ PORT=${PORT:-18090}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 ST=${ST:-st}
 ADMIN_OPENID=schemathesis-admin
+repo=$(cd "$(dirname "$0")/.." && pwd)
 base="http://127.0.0.1:$PORT"
 run_id="st$(date +%s)$$"
 work=$(mktemp -d "${TMPDIR:-/tmp}/linli-schemathesis.XXXXXX")
-report="${REPORT_DIR:-$work/report}"
+report=$(realpath -m "${REPORT_DIR:-$work/report}")
 
 case "$db_kind" in
   sqlite) database_url="sqlite://$work/linli.db?mode=rwc" ;;
@@ -36,8 +37,8 @@ case "$db_kind" in
   *) echo "usage: $0 sqlite|postgres" >&2; exit 2 ;;
 esac
 
-cargo build -q -p linli-api
-binary="${CARGO_TARGET_DIR:-$(dirname "$0")/../target}/debug/linli"
+(cd "$repo" && cargo build -q -p linli-api)
+binary="${CARGO_TARGET_DIR:-$repo/target}/debug/linli"
 
 server_pid=
 wechat_pid=
@@ -51,7 +52,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python3 "$(dirname "$0")/fake_wechat.py" "$((PORT + 1))" &
+python3 "$repo/tests/fake_wechat.py" "$((PORT + 1))" &
 wechat_pid=$!
 
 LINLI_BIND="127.0.0.1:$PORT" DATABASE_URL="$database_url" LINLI_REDIS_PREFIX="linli_$run_id" \
@@ -123,7 +124,8 @@ status=0
 for round in $(seq 1 "$ROUNDS"); do
   echo "== round $round/$ROUNDS on $db_kind"
   admin_token
-  "$ST" --config-file "$work/schemathesis.toml" run "$base/openapi.json" \
+  # From the scratch directory, where schemathesis keeps its cache.
+  (cd "$work" && "$ST" --config-file "$work/schemathesis.toml" run "$base/openapi.json" \
     -H "Authorization: Bearer $token" \
     --checks not_a_server_error,status_code_conformance \
     --max-examples "$EXAMPLES" \
@@ -132,7 +134,7 @@ for round in $(seq 1 "$ROUNDS"); do
     --suppress-health-check all \
     --request-timeout 30 \
     ${SEED:+--seed "$SEED"} \
-    --report ndjson --report-dir "$report/round-$round" \
+    --report ndjson --report-dir "$report/round-$round") \
     || status=$?
 done
 echo "reports: $report; server log: $work/server.log"
