@@ -99,7 +99,7 @@ pub async fn send(
     refuse_if_blocked(db, actor.id(), id).await?;
     refuse_over_rate(db, actor.id(), &found.community_id, now).await?;
     let text = input.text.trim().to_owned();
-    let checked = match check(&state.wechat, state, &actor.user.openid, &text).await {
+    let checked = match check(&state.wechat, &state.redis, &actor.user.openid, &text).await {
         Check::Pass => true,
         Check::Refused => {
             return Err(AppError::unprocessable(
@@ -196,16 +196,7 @@ enum Check {
 /// WeChat's verdict on a message. `risky` and `review` are refused (the sender may rephrase);
 /// when WeChat cannot be asked now (unreachable, or the installation's budget spent) the
 /// message waits. Without WeChat configured at all, everything passes.
-async fn check(wechat: &WeChatClient, state: &AppState, openid: &str, text: &str) -> Check {
-    check_with(wechat, &state.redis, openid, text).await
-}
-
-async fn check_with(
-    wechat: &WeChatClient,
-    redis: &jobs::RedisStore,
-    openid: &str,
-    text: &str,
-) -> Check {
+async fn check(wechat: &WeChatClient, redis: &jobs::RedisStore, openid: &str, text: &str) -> Check {
     if !wechat.is_configured() {
         return Check::Pass;
     }
@@ -381,7 +372,7 @@ pub async fn check_pending(ctx: JobContext, event: CheckMessage) -> Result<(), J
         .map_err(|e| retry(e.to_string()))?;
     let openid = openid.unwrap_or_default();
     let now = ctx.clock.now();
-    match check_with(&ctx.wechat, &ctx.redis, &openid, &found.text).await {
+    match check(&ctx.wechat, &ctx.redis, &openid, &found.text).await {
         Check::Later(err) => Err(retry(format!("content check unavailable: {err}"))),
         Check::Pass => {
             if let Some(published) = publish_pending(&ctx.db, &found, now)

@@ -51,14 +51,12 @@ pub async fn membership(
 
 /// Who is looking at a conversation: staff of its community see names in full.
 pub struct Viewer {
-    pub user_id: String,
     pub staff: bool,
 }
 
 impl Viewer {
     pub fn of(actor: &CurrentUser, community_id: &str) -> Self {
         Self {
-            user_id: actor.id().to_owned(),
             staff: actor.is_staff_of(community_id),
         }
     }
@@ -83,7 +81,6 @@ impl Viewer {
                 .await?
                 .is_some();
         Ok(Self {
-            user_id: user_id.to_owned(),
             staff: staff || admin,
         })
     }
